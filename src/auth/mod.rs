@@ -1,0 +1,297 @@
+//! Who is calling: turns a request's credentials into an [`Identity`], or an S3 error.
+//!
+//! Dispatch by what the request carries: an `Authorization` header (SigV4), presigned query
+//! parameters (SigV4), or nothing (anonymous). The payload hash the client signed is kept, because
+//! re-signing for the backend signs that same hash and lets the backend check the body.
+
+pub mod credentials;
+pub mod sigv4;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::HeaderMap;
+
+use crate::auth::credentials::{CredentialStore, User};
+use crate::auth::sigv4::{AuthorizationV4, SignedParts};
+use crate::s3::error::S3Error;
+use crate::s3_error;
+
+/// How a request proved who sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    Anonymous,
+    SigV4Header,
+    SigV4Query,
+}
+
+impl AuthScheme {
+    /// The name S3 access logs and metrics use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Anonymous => "anonymous",
+            AuthScheme::SigV4Header => "sigv4-header",
+            AuthScheme::SigV4Query => "sigv4-query",
+        }
+    }
+}
+
+/// The payload hash a client signed, as `x-amz-content-sha256` spells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadHash {
+    /// 64 lowercase hex digits of the body's SHA-256: the backend re-checks it.
+    Sha256(String),
+    /// `UNSIGNED-PAYLOAD` (and every presigned request).
+    Unsigned,
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: aws-chunked framing with a trailing checksum and no
+    /// signatures inside the body, so it can be forwarded as is.
+    StreamingUnsignedTrailer,
+}
+
+impl PayloadHash {
+    /// The value re-signed toward the backend.
+    pub fn as_str(&self) -> &str {
+        match self {
+            PayloadHash::Sha256(hex) => hex,
+            PayloadHash::Unsigned => sigv4::UNSIGNED_PAYLOAD,
+            PayloadHash::StreamingUnsignedTrailer => STREAMING_UNSIGNED_TRAILER,
+        }
+    }
+}
+
+const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+/// The caller, once proven.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user: Option<Arc<User>>,
+    pub scheme: AuthScheme,
+    pub payload: PayloadHash,
+}
+
+impl Identity {
+    pub fn anonymous() -> Self {
+        Identity {
+            user: None,
+            scheme: AuthScheme::Anonymous,
+            payload: PayloadHash::Unsigned,
+        }
+    }
+}
+
+/// Authenticates a request. Anonymous requests succeed here; authorization decides about them.
+pub fn authenticate(
+    req: &SignedParts<'_>,
+    store: &CredentialStore,
+    now: SystemTime,
+) -> Result<Identity, S3Error> {
+    if let Some(value) = req.headers.get(http::header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| {
+            s3_error!(
+                AuthorizationHeaderMalformed,
+                "The authorization header is not valid ASCII."
+            )
+        })?;
+        return authenticate_header(req, value, store, now);
+    }
+    if req.query.has("X-Amz-Algorithm")
+        || req.query.has("X-Amz-Signature")
+        || req.query.has("X-Amz-Credential")
+    {
+        let v = sigv4::verify_presigned(req, store, now)?;
+        require_s3_service(&v.scope)?;
+        return Ok(Identity {
+            user: Some(v.user),
+            scheme: AuthScheme::SigV4Query,
+            payload: PayloadHash::Unsigned,
+        });
+    }
+    if req.query.has("AWSAccessKeyId") && req.query.has("Signature") {
+        return Err(s3_error!(
+            NotImplemented,
+            "Signature Version 2 query-string authentication is not supported by this gateway yet."
+        ));
+    }
+    Ok(Identity::anonymous())
+}
+
+fn authenticate_header(
+    req: &SignedParts<'_>,
+    value: &str,
+    store: &CredentialStore,
+    now: SystemTime,
+) -> Result<Identity, S3Error> {
+    let algorithm = value.split_once(' ').map_or(value, |(a, _)| a);
+    match algorithm {
+        sigv4::ALGORITHM => {}
+        "AWS4-ECDSA-P256-SHA256" => {
+            return Err(s3_error!(
+                NotImplemented,
+                "Signature Version 4A (AWS4-ECDSA-P256-SHA256) is not supported."
+            ));
+        }
+        "AWS" => {
+            return Err(s3_error!(
+                NotImplemented,
+                "Signature Version 2 header authentication is not supported by this gateway yet."
+            ));
+        }
+        _ => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Unsupported Authorization Type {algorithm:?}."
+            ));
+        }
+    }
+    let auth = AuthorizationV4::parse(value)?;
+    require_s3_service(&auth.scope)?;
+    let payload = payload_hash(req.headers)?;
+    let verified = sigv4::verify_header(req, &auth, payload.as_str(), store, now)?;
+    require_amz_headers_signed(req.headers, &auth.signed_headers)?;
+    Ok(Identity {
+        user: Some(verified.user),
+        scheme: AuthScheme::SigV4Header,
+        payload,
+    })
+}
+
+fn require_s3_service(scope: &sigv4::CredentialScope) -> Result<(), S3Error> {
+    if scope.service != "s3" {
+        return Err(s3_error!(
+            AuthorizationHeaderMalformed,
+            "The authorization header is malformed; incorrect service {:?}. This endpoint belongs to \"s3\".",
+            scope.service
+        ));
+    }
+    Ok(())
+}
+
+/// Reads and checks `x-amz-content-sha256`, which S3 requires on every header-signed request.
+fn payload_hash(headers: &HeaderMap) -> Result<PayloadHash, S3Error> {
+    let value = headers
+        .get("x-amz-content-sha256")
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidRequest,
+                "Missing required header for this request: x-amz-content-sha256"
+            )
+        })?
+        .to_str()
+        .unwrap_or("");
+    match value {
+        sigv4::UNSIGNED_PAYLOAD => Ok(PayloadHash::Unsigned),
+        STREAMING_UNSIGNED_TRAILER => Ok(PayloadHash::StreamingUnsignedTrailer),
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => {
+            Err(s3_error!(
+                NotImplemented,
+                "Signed aws-chunked uploads ({value}) are not supported by this gateway yet; use UNSIGNED-PAYLOAD or a payload hash."
+            ))
+        }
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
+        | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER" => Err(s3_error!(
+            NotImplemented,
+            "Signature Version 4A streaming ({value}) is not supported."
+        )),
+        hex if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(PayloadHash::Sha256(hex.to_ascii_lowercase()))
+        }
+        other => Err(s3_error!(
+            InvalidArgument,
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER or a SHA-256 hex digest; got {other:?}."
+        )),
+    }
+}
+
+/// S3 refuses requests whose `x-amz-*` headers are not all covered by the signature: an unsigned
+/// one (say `x-amz-acl`) could have been added by anyone on the path.
+fn require_amz_headers_signed(headers: &HeaderMap, signed: &[String]) -> Result<(), S3Error> {
+    let unsigned: Vec<&str> = headers
+        .keys()
+        .map(|n| n.as_str())
+        .filter(|n| n.starts_with("x-amz-") && !signed.iter().any(|s| s == n))
+        .collect();
+    if !unsigned.is_empty() {
+        return Err(s3_error!(
+            AccessDenied,
+            "There were headers present in the request which were not signed: {}",
+            unsigned.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::s3::uri::Query;
+
+    fn parts<'a>(h: &'a HeaderMap, q: &'a Query) -> SignedParts<'a> {
+        SignedParts {
+            method: "GET",
+            decoded_path: "/",
+            query: q,
+            headers: h,
+        }
+    }
+
+    #[test]
+    fn nothing_is_anonymous() {
+        let (h, q) = (HeaderMap::new(), Query::default());
+        let id =
+            authenticate(&parts(&h, &q), &CredentialStore::new([]), SystemTime::now()).unwrap();
+        assert_eq!(id.scheme, AuthScheme::Anonymous);
+    }
+
+    #[test]
+    fn unknown_schemes_are_rejected_as_aws_does() {
+        let q = Query::default();
+        for (value, code) in [
+            ("Bearer abc", "InvalidArgument"),
+            ("AWS4-ECDSA-P256-SHA256 Credential=x", "NotImplemented"),
+            (
+                "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00",
+                "AuthorizationHeaderMalformed",
+            ),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", value.parse().unwrap());
+            let e = authenticate(&parts(&h, &q), &CredentialStore::new([]), SystemTime::now())
+                .unwrap_err();
+            assert_eq!(e.code().as_str(), code, "{value}");
+        }
+    }
+
+    #[test]
+    fn payload_hash_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            payload_hash(&h).unwrap_err().code().as_str(),
+            "InvalidRequest"
+        );
+        h.insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
+        assert_eq!(payload_hash(&h).unwrap(), PayloadHash::Unsigned);
+        h.insert(
+            "x-amz-content-sha256",
+            "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+                .parse()
+                .unwrap(),
+        );
+        assert!(
+            matches!(payload_hash(&h).unwrap(), PayloadHash::Sha256(s) if s.starts_with("e3b0"))
+        );
+        h.insert("x-amz-content-sha256", "nope".parse().unwrap());
+        assert_eq!(
+            payload_hash(&h).unwrap_err().code().as_str(),
+            "InvalidArgument"
+        );
+    }
+
+    #[test]
+    fn unsigned_amz_headers_are_refused() {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-acl", "public-read".parse().unwrap());
+        h.insert("x-amz-date", "x".parse().unwrap());
+        let e = require_amz_headers_signed(&h, &["host".into(), "x-amz-date".into()]).unwrap_err();
+        assert!(e.message().contains("x-amz-acl"));
+    }
+}

@@ -1,0 +1,130 @@
+//! The `bucketgate` command: `run` the gateway, or `check-config` a file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use bucketgate::config::Config;
+use bucketgate::profile::Profile;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "A Spaces-compatible S3 gateway in front of any S3 backend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config file (and the profile it names) and exit.
+    CheckConfig { config: PathBuf },
+}
+
+fn load(path: &PathBuf) -> Result<(Config, Profile), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let profile = match &config.server.profile {
+        None => Profile::spaces(),
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                format!(
+                    "{}: server.profile: cannot read {}: {e}",
+                    path.display(),
+                    file.display()
+                )
+            })?;
+            Profile::from_toml(&text).map_err(|e| format!("{}: {e}", file.display()))?
+        }
+    };
+    Ok((config, profile))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { config } => match load(&config) {
+            Ok((c, p)) => {
+                println!(
+                    "{}: ok ({} listener(s), {} user(s), backend {}, profile {})",
+                    config.display(),
+                    c.server.listen.len(),
+                    c.users.len(),
+                    c.backend.authority(),
+                    p.name
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { config } => {
+            bucketgate::telemetry::init();
+            let (config, profile) = match load(&config) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if let Err(e) = start_embedded(&config) {
+                eprintln!("embedded backend: {e}");
+                return ExitCode::FAILURE;
+            }
+            let listen: Vec<String> = config
+                .server
+                .listen
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let server = match bucketgate::proxy::build_server(Arc::new(config), profile) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!("bucketgate listening on {}", listen.join(", "));
+            server.run_forever()
+        }
+    }
+}
+
+#[cfg(feature = "embedded")]
+fn start_embedded(config: &Config) -> std::io::Result<()> {
+    let Some(embedded) = &config.embedded else {
+        return Ok(());
+    };
+    let b = &config.backend;
+    let ip: std::net::IpAddr = if b.host == "localhost" {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        b.host.parse().map_err(std::io::Error::other)?
+    };
+    bucketgate::upstream::embedded::start(
+        (ip, b.port).into(),
+        &embedded.data_dir,
+        &b.access_key,
+        &b.secret_key,
+    )
+}
+
+#[cfg(not(feature = "embedded"))]
+fn start_embedded(config: &Config) -> std::io::Result<()> {
+    match config.embedded {
+        None => Ok(()),
+        Some(_) => Err(std::io::Error::other(
+            "this build has no embedded backend (feature \"embedded\")",
+        )),
+    }
+}

@@ -1,0 +1,42 @@
+//! Per-request state carried across pingora's phases.
+
+use std::time::Instant;
+
+use crate::auth::Identity;
+use crate::s3::error::S3Error;
+use crate::s3::op::S3Op;
+use crate::s3::request::S3Request;
+
+/// Everything later phases need to know about a request, filled in as it is learned.
+#[derive(Debug)]
+pub struct RequestCtx {
+    pub request_id: String,
+    pub started: Instant,
+    pub op: S3Op,
+    pub request: Option<S3Request>,
+    pub identity: Option<Identity>,
+    /// Path and query for the backend, path-style and canonically encoded.
+    pub backend_target: String,
+    /// The payload hash re-signed toward the backend.
+    pub backend_payload_hash: String,
+    /// The gateway consumed the body itself (a small control-plane document) and forwards none.
+    pub body_consumed: bool,
+    /// The error answered by the gateway itself, if any (for the access log).
+    pub error: Option<S3Error>,
+}
+
+impl RequestCtx {
+    pub fn new(request_id: String) -> Self {
+        RequestCtx {
+            request_id,
+            started: Instant::now(),
+            op: S3Op::Unknown,
+            request: None,
+            identity: None,
+            backend_target: String::new(),
+            backend_payload_hash: String::new(),
+            body_consumed: false,
+            error: None,
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The pingora glue. [`Gateway`] implements `ProxyHttp`; each phase is a few lines that delegate
+//! to the pure modules (`s3`, `auth`, `authz`, `profile`, `upstream`) and read in the order of
+//! pingora's phase chart.
+
+pub mod ctx;
+pub mod respond;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{ErrorSource, ErrorType};
+
+use crate::auth::credentials::CredentialStore;
+use crate::auth::sigv4::SignedParts;
+use crate::auth::{self, PayloadHash};
+use crate::authz;
+use crate::config::Config;
+use crate::profile::Profile;
+use crate::proxy::ctx::RequestCtx;
+use crate::s3::error::S3Error;
+use crate::s3::op::S3Op;
+use crate::s3::request::{Addressing, HostRules, S3Request};
+use crate::s3::xml::CreateBucketConfiguration;
+use crate::s3_error;
+use crate::telemetry::RequestIds;
+use crate::upstream::{Backend, CLIENT_AUTH_PARAMS};
+
+/// The largest control-plane body the gateway reads whole.
+pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
+
+/// Everything the gateway needs to answer requests; built once from a validated [`Config`].
+pub struct Gateway {
+    hosts: HostRules,
+    region: String,
+    credentials: CredentialStore,
+    profile: Profile,
+    backend: Backend,
+    request_ids: RequestIds,
+}
+
+impl Gateway {
+    pub fn new(config: &Config, profile: Profile) -> std::io::Result<Gateway> {
+        Ok(Gateway {
+            hosts: HostRules::new(&config.server.region, &config.server.domain),
+            region: config.server.region.clone(),
+            credentials: CredentialStore::new(config.users.iter().cloned()),
+            profile,
+            backend: Backend::new(config.backend.clone())?,
+            request_ids: RequestIds::new(),
+        })
+    }
+
+    /// Decides what happens to a request: `Ok(true)` means forward it, `Ok(false)` means a
+    /// response was already written. Runs in `request_filter`, before any byte reaches the backend.
+    async fn admit(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool, S3Error> {
+        let header = session.req_header();
+        let host = header
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let request = S3Request::parse(
+            &self.hosts,
+            host,
+            header.uri.path(),
+            header.uri.query().unwrap_or(""),
+        )?;
+        ctx.op = crate::s3::op::classify(&header.method, &request, &header.headers);
+        let resource = request.resource();
+        let result = self.decide(session, ctx, &request).await;
+        ctx.request = Some(request);
+        result.map_err(|e| e.with_resource(resource))
+    }
+
+    async fn decide(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+    ) -> Result<bool, S3Error> {
+        if request.addressing == Addressing::Website {
+            return Err(s3_error!(
+                NotImplemented,
+                "Bucket website endpoints are not served by this gateway yet."
+            ));
+        }
+        let header = session.req_header();
+        let parts = SignedParts {
+            method: header.method.as_str(),
+            decoded_path: &request.decoded_path,
+            query: &request.query,
+            headers: &header.headers,
+        };
+        let identity = auth::authenticate(&parts, &self.credentials, SystemTime::now())?;
+        authz::authorize(&identity, ctx.op)?;
+        self.profile.admit(ctx.op)?;
+
+        ctx.backend_payload_hash = identity.payload.as_str().to_owned();
+        ctx.identity = Some(identity);
+        if ctx.op == S3Op::CreateBucket && !session.is_body_empty() {
+            let body = read_control_body(session).await?;
+            self.check_location(&body)?;
+            // The backend has its own region names: the constraint was for us, not for it.
+            ctx.body_consumed = true;
+            ctx.backend_payload_hash = PayloadHash::Sha256(EMPTY_SHA256.to_owned())
+                .as_str()
+                .to_owned();
+        }
+        let query = request.query.encoded(|n| CLIENT_AUTH_PARAMS.contains(&n));
+        ctx.backend_target = if query.is_empty() {
+            request.backend_path()
+        } else {
+            format!("{}?{query}", request.backend_path())
+        };
+        Ok(true)
+    }
+
+    /// `CreateBucket` may name this gateway's region (or none); any other region is refused as
+    /// AWS refuses a constraint for another endpoint.
+    fn check_location(&self, body: &[u8]) -> Result<(), S3Error> {
+        let config = CreateBucketConfiguration::parse(body)?;
+        match config.location_constraint.as_deref() {
+            None | Some("") => Ok(()),
+            Some(region) if region == self.region => Ok(()),
+            Some(other) => Err(s3_error!(
+                InvalidLocationConstraint,
+                "The specified location-constraint {other:?} is not valid for this endpoint; use {:?} or none.",
+                self.region
+            )),
+        }
+    }
+}
+
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Reads a small request body whole, answering `100 Continue` first if the client waits for it.
+async fn read_control_body(session: &mut Session) -> Result<Bytes, S3Error> {
+    let io =
+        |e: Box<pingora::Error>| s3_error!(IncompleteBody, "Could not read the request body: {e}");
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        session.write_continue_response().await.map_err(io)?;
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = session.read_request_body().await.map_err(io)? {
+        if body.len() + chunk.len() > MAX_CONTROL_BODY {
+            return Err(s3_error!(
+                MaxMessageLengthExceeded,
+                "Your request was too big: this document may be at most {MAX_CONTROL_BODY} bytes."
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(self.request_ids.next())
+    }
+
+    /// First phase: HTTP/2 carries the host in `:authority`; give it the `Host` header every
+    /// later phase (and the client's signature) reads.
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let header = session.req_header_mut();
+        if !header.headers.contains_key(http::header::HOST)
+            && let Some(authority) = header.uri.authority().map(|a| a.as_str().to_owned())
+        {
+            header.insert_header(http::header::HOST, authority)?;
+        }
+        Ok(())
+    }
+
+    /// Parse, classify, authenticate, authorize and apply the profile. Errors are answered here.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        match self.admit(session, ctx).await {
+            Ok(true) => Ok(false),
+            Ok(false) => Ok(true),
+            Err(err) => {
+                respond::error(session, ctx, err).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        Ok(self.backend.peer())
+    }
+
+    /// Point the request at the backend and re-sign it with the service credential.
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if ctx.body_consumed {
+            upstream.remove_header(&http::header::TRANSFER_ENCODING);
+            upstream.remove_header(&http::header::EXPECT);
+            upstream.remove_header("content-md5");
+            upstream.remove_header(&http::header::CONTENT_TYPE);
+            upstream.insert_header(http::header::CONTENT_LENGTH, "0")?;
+        }
+        self.backend
+            .resign(
+                upstream,
+                &ctx.backend_target,
+                &ctx.backend_payload_hash,
+                SystemTime::now(),
+            )
+            .map_err(|e| Error::explain(ErrorType::InternalError, e.to_string()))
+    }
+
+    /// The gateway's request id replaces the backend's, so clients and our logs share one id.
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    /// A request that failed after admission: the backend was unreachable or broke off, or the
+    /// client did. Answer in S3 XML if the client is still listening.
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &pingora::Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let err = proxy_failure(e);
+        let can_answer = session.response_written().is_none();
+        let code = match (err, can_answer) {
+            (Some(err), true) => {
+                let status = err.status().as_u16();
+                if let Err(write) = respond::error(session, ctx, err).await {
+                    tracing::debug!(request_id = %ctx.request_id, "could not send the error response: {write}");
+                }
+                status
+            }
+            _ => 0,
+        };
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    /// One line per request: who did what to which resource, and how it ended.
+    async fn logging(
+        &self,
+        session: &mut Session,
+        e: Option<&pingora::Error>,
+        ctx: &mut RequestCtx,
+    ) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let user = ctx
+            .identity
+            .as_ref()
+            .and_then(|i| i.user.as_ref())
+            .map_or("-", |u| u.id.as_str());
+        let resource = ctx
+            .request
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), S3Request::resource);
+        let code = ctx.error.as_ref().map_or("-", |e| e.code().as_str());
+        tracing::info!(
+            request_id = %ctx.request_id,
+            op = ctx.op.name(),
+            user,
+            resource,
+            status,
+            code,
+            error = e.map(|e| e.to_string()).unwrap_or_default(),
+            ms = ctx.started.elapsed().as_millis() as u64,
+            "request"
+        );
+    }
+}
+
+/// Maps a pingora failure to the S3 error the client sees, or `None` when the client is gone.
+fn proxy_failure(e: &pingora::Error) -> Option<S3Error> {
+    use ErrorType::*;
+    match (e.esource(), e.etype()) {
+        (_, HTTPStatus(code)) if *code == 400 => Some(s3_error!(
+            InvalidRequest,
+            "The request could not be processed."
+        )),
+        (
+            _,
+            ConnectTimedout | ConnectRefused | ConnectNoRoute | ConnectError | TLSHandshakeFailure,
+        ) => Some(s3_error!(
+            ServiceUnavailable,
+            "The storage backend is unreachable; please retry."
+        )),
+        (ErrorSource::Upstream, _) => Some(s3_error!(
+            ServiceUnavailable,
+            "The storage backend failed while handling the request; please retry."
+        )),
+        (ErrorSource::Downstream, ReadError | WriteError | ConnectionClosed) => None,
+        (ErrorSource::Downstream, _) => Some(s3_error!(
+            IncompleteBody,
+            "The request body was malformed or incomplete."
+        )),
+        _ => Some(s3_error!(
+            InternalError,
+            "We encountered an internal error. Please try again."
+        )),
+    }
+}
+
+/// Builds the pingora server for a config: the gateway service on every `listen` address.
+pub fn build_server(
+    config: Arc<Config>,
+    profile: Profile,
+) -> std::result::Result<pingora::server::Server, String> {
+    use pingora::server::configuration::ServerConf;
+    let conf = ServerConf {
+        threads: config.server.threads,
+        grace_period_seconds: Some(config.server.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(config.server.grace_period_seconds),
+        ..ServerConf::default()
+    };
+    let mut server = pingora::server::Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let gateway = Gateway::new(&config, profile).map_err(|e| format!("backend: {e}"))?;
+    let mut service =
+        pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "bucketgate");
+    if let Some(proxy) = service.app_logic_mut() {
+        let mut options = pingora::apps::HttpServerOptions::default();
+        options.h2c = true;
+        proxy.server_options = Some(options);
+    }
+    for addr in &config.server.listen {
+        service.add_tcp(&addr.to_string());
+    }
+    server.add_service(service);
+    Ok(server)
+}

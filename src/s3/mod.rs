@@ -1,0 +1,8 @@
+//! The S3 protocol model: pure functions and types, no I/O.
+
+pub mod error;
+pub mod names;
+pub mod op;
+pub mod request;
+pub mod uri;
+pub mod xml;

@@ -1,0 +1,61 @@
+//! Logging setup and request ids.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Installs the tracing subscriber; `RUST_LOG` overrides the default `info` level.
+pub fn init() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// Request ids in the shape Ceph RGW (and so Spaces) uses: `tx<21 hex>-<unix time hex>-<instance>`.
+/// Unique per process by the counter, across replicas by the random instance id.
+#[derive(Debug)]
+pub struct RequestIds {
+    next: AtomicU64,
+    instance: String,
+}
+
+impl RequestIds {
+    pub fn new() -> Self {
+        let mut seed = [0u8; 4];
+        // Without OS randomness ids stay unique per process; the instance only tells replicas apart.
+        let _ = getrandom::fill(&mut seed);
+        RequestIds {
+            next: AtomicU64::new(1),
+            instance: format!("{:08x}-bucketgate", u32::from_be_bytes(seed)),
+        }
+    }
+
+    pub fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        format!("tx{n:021x}-{secs:010x}-{}", self.instance)
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_rgw_shaped() {
+        let ids = RequestIds::new();
+        let (a, b) = (ids.next(), ids.next());
+        assert_ne!(a, b);
+        assert!(a.starts_with("tx000000000000000000001-"), "{a}");
+    }
+}

@@ -1,0 +1,180 @@
+//! The backend: where requests go and how they are re-signed on the way.
+//!
+//! The client's credentials never reach the backend. Each forwarded request loses the client's
+//! `Authorization` (or presigned query parameters) and is signed anew with the one service
+//! credential, over the same payload hash the client signed, so the backend still verifies the
+//! body without the gateway hashing it.
+
+#[cfg(feature = "embedded")]
+pub mod embedded;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+    SigningSettings, UriPathNormalizationMode, sign,
+};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
+use pingora::http::RequestHeader;
+use pingora::upstreams::peer::HttpPeer;
+
+use crate::config::BackendConfig;
+use crate::s3::error::S3Error;
+use crate::s3_error;
+
+/// Client authentication parameters that must not reach the backend.
+pub const CLIENT_AUTH_PARAMS: &[&str] = &[
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+];
+
+/// Client authentication headers the gateway replaces with its own.
+const CLIENT_AUTH_HEADERS: &[&str] = &[
+    "authorization",
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "x-amz-security-token",
+];
+
+/// The backend S3 server and the service credential for it.
+pub struct Backend {
+    config: BackendConfig,
+    authority: String,
+    addr: SocketAddr,
+    identity: SigningIdentity,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("authority", &self.authority)
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Backend {
+    /// Resolves the backend's address once; the peer is reused for every request so pingora's
+    /// connection pool keeps connections alive across requests.
+    pub fn new(config: BackendConfig) -> std::io::Result<Backend> {
+        let addr = (config.host.as_str(), config.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| {
+                std::io::Error::other(format!("{} resolves to no address", config.host))
+            })?;
+        let identity = Credentials::new(
+            config.access_key.clone(),
+            config.secret_key.expose().to_owned(),
+            None,
+            None,
+            "bucketgate-backend",
+        )
+        .into();
+        Ok(Backend {
+            authority: config.authority(),
+            addr,
+            identity,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &BackendConfig {
+        &self.config
+    }
+
+    /// The peer every proxied request goes to.
+    pub fn peer(&self) -> Box<HttpPeer> {
+        let mut peer = HttpPeer::new(self.addr, self.config.tls, self.config.host.clone());
+        let connect = Duration::from_millis(self.config.connect_timeout_ms);
+        peer.options.connection_timeout = Some(connect);
+        peer.options.total_connection_timeout = Some(connect * 2);
+        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        Box::new(peer)
+    }
+
+    /// Rewrites a request for the backend: path-style target, backend `Host`, no client
+    /// credentials, and a fresh SigV4 signature over `payload_hash`.
+    ///
+    /// Only `host`, `x-amz-*`, `content-md5` and `content-type` are signed: signing transport
+    /// headers (`expect`, `accept-encoding`, SDK headers) makes strict backends reject requests.
+    pub fn resign(
+        &self,
+        header: &mut RequestHeader,
+        path_and_query: &str,
+        payload_hash: &str,
+        now: SystemTime,
+    ) -> Result<(), S3Error> {
+        let internal = |what: &str| {
+            s3_error!(
+                InternalError,
+                "Could not prepare the backend request: {what}."
+            )
+        };
+        let uri: http::Uri = path_and_query
+            .parse()
+            .map_err(|_| internal("invalid target"))?;
+        header.set_uri(uri);
+        for name in CLIENT_AUTH_HEADERS {
+            header.remove_header(*name);
+        }
+        header
+            .insert_header(http::header::HOST, self.authority.as_str())
+            .map_err(|_| internal("invalid host"))?;
+
+        let mut signable: Vec<(&str, &str)> = Vec::with_capacity(8);
+        for (name, value) in header.headers.iter() {
+            let n = name.as_str();
+            if n == "host" || n == "content-md5" || n == "content-type" || n.starts_with("x-amz-") {
+                let v = value.to_str().map_err(|_| {
+                    s3_error!(
+                        InvalidArgument,
+                        "Header {n} has a value that is not printable ASCII."
+                    )
+                })?;
+                signable.push((n, v));
+            }
+        }
+        let mut settings = SigningSettings::default();
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.signature_location = SignatureLocation::Headers;
+        let params = v4::SigningParams::builder()
+            .identity(&self.identity)
+            .region(&self.config.region)
+            .name("s3")
+            .time(now)
+            .settings(settings)
+            .build()
+            .map_err(|_| internal("signing parameters"))?
+            .into();
+        let url = format!("http://{}{}", self.authority, path_and_query);
+        let request = SignableRequest::new(
+            header.method.as_str(),
+            url,
+            signable.into_iter(),
+            SignableBody::Precomputed(payload_hash.to_owned()),
+        )
+        .map_err(|_| internal("unsignable request"))?;
+        let (instructions, _) = sign(request, &params)
+            .map_err(|_| internal("signing failed"))?
+            .into_parts();
+        let (headers, _) = instructions.into_parts();
+        for h in headers {
+            header
+                .insert_header(h.name(), h.value())
+                .map_err(|_| internal("signature header"))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,363 @@
+//! Client authentication at the gateway: every failure answers the S3 error AWS answers, in S3
+//! XML with our request id, before anything reaches the backend.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use common::*;
+
+async fn ensure_bucket(name: &str) {
+    let c = client(MAIN);
+    let _ = c.create_bucket().bucket(name).send().await;
+    c.put_object()
+        .bucket(name)
+        .key("hello.txt")
+        .body(ByteStream::from_static(b"hello"))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn error_code_of<E: ProvideErrorMetadata>(e: &E) -> Option<String> {
+    e.code().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn wrong_secret_is_signature_does_not_match() {
+    let c = client((MAIN.0, "not-the-secret"));
+    let err = c.list_buckets().send().await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+    assert_eq!(
+        error_code_of(&err.into_service_error()).as_deref(),
+        Some("SignatureDoesNotMatch")
+    );
+}
+
+#[tokio::test]
+async fn unknown_key_is_invalid_access_key_id() {
+    let c = client(("AKIANOSUCHKEY0000000", "whatever"));
+    let err = c.list_buckets().send().await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
+    assert_eq!(
+        error_code_of(&err.into_service_error()).as_deref(),
+        Some("InvalidAccessKeyId")
+    );
+}
+
+#[tokio::test]
+async fn backend_credentials_are_not_gateway_credentials() {
+    let c = client((BACKEND_ACCESS_KEY, BACKEND_SECRET_KEY));
+    let err = c.list_buckets().send().await.unwrap_err();
+    assert_eq!(
+        error_code_of(&err.into_service_error()).as_deref(),
+        Some("InvalidAccessKeyId")
+    );
+}
+
+#[test]
+fn skewed_clock_is_request_time_too_skewed() {
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let then = SystemTime::now() - Duration::from_secs(20 * 60);
+    let mut headers = sign_headers("GET", &host, "/", &[], EMPTY_SHA256, then, MAIN);
+    headers.push(("host".into(), host.clone()));
+    let (status, head, body) = raw_request(gw.addr, &format_request("GET", "/", &headers, b""));
+    assert_eq!(status, 403, "{head}\n{body}");
+    assert_eq!(xml_tag(&body, "Code"), Some("RequestTimeTooSkewed"));
+    let request_id = xml_tag(&body, "RequestId").unwrap();
+    assert!(head.to_ascii_lowercase().contains(&format!(
+        "x-amz-request-id: {}",
+        request_id.to_ascii_lowercase()
+    )));
+}
+
+#[test]
+fn anonymous_and_malformed_requests() {
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let anon = format_request("GET", "/", &[("host".into(), host.clone())], b"");
+    let (status, _, body) = raw_request(gw.addr, &anon);
+    assert_eq!(
+        (status, xml_tag(&body, "Code")),
+        (403, Some("AccessDenied"))
+    );
+
+    for (auth, code, want) in [
+        (
+            "AWS4-HMAC-SHA256 Credential=GWMAINACCESSKEY00001/2026/nyc3/s3/aws4_request, SignedHeaders=host, Signature=00",
+            400,
+            "AuthorizationHeaderMalformed",
+        ),
+        (
+            "AWS4-HMAC-SHA256 SignedHeaders=host",
+            400,
+            "AuthorizationHeaderMalformed",
+        ),
+        ("Bearer token", 400, "InvalidArgument"),
+    ] {
+        let req = format_request(
+            "GET",
+            "/",
+            &[
+                ("host".into(), host.clone()),
+                ("authorization".into(), auth.into()),
+            ],
+            b"",
+        );
+        let (status, _, body) = raw_request(gw.addr, &req);
+        assert_eq!(
+            (status, xml_tag(&body, "Code")),
+            (code, Some(want)),
+            "{auth}\n{body}"
+        );
+    }
+}
+
+#[test]
+fn missing_content_sha256_is_invalid_request() {
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let mut headers: Vec<(String, String)> = sign_headers(
+        "GET",
+        &host,
+        "/",
+        &[],
+        EMPTY_SHA256,
+        SystemTime::now(),
+        MAIN,
+    )
+    .into_iter()
+    .filter(|(n, _)| n != "x-amz-content-sha256")
+    .collect();
+    headers.push(("host".into(), host));
+    let (status, _, body) = raw_request(gw.addr, &format_request("GET", "/", &headers, b""));
+    assert_eq!(
+        (status, xml_tag(&body, "Code")),
+        (400, Some("InvalidRequest")),
+        "{body}"
+    );
+}
+
+/// With `Expect: 100-continue`, a request that fails authentication is answered before the
+/// client sends its body: no `100 Continue`, a 403, and the connection closed.
+#[test]
+fn expect_continue_is_refused_before_the_body() {
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let path = "/expect-bucket/never.bin";
+    let mut headers = sign_headers(
+        "PUT",
+        &host,
+        path,
+        &[],
+        "UNSIGNED-PAYLOAD",
+        SystemTime::now(),
+        (MAIN.0, "wrong-secret"),
+    );
+    headers.push(("host".into(), host.clone()));
+    headers.push(("content-length".into(), "1048576".into()));
+    headers.push(("expect".into(), "100-continue".into()));
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&format_request("PUT", path, &headers, b""))
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let (status, head, body) = parse_response(&buf);
+    assert_eq!(status, 403, "{head}");
+    assert!(!head.contains("100 Continue"), "{head}");
+    assert_eq!(xml_tag(&body, "Code"), Some("SignatureDoesNotMatch"));
+}
+
+/// With a good signature, `Expect: 100-continue` goes through: the body is sent after the
+/// interim response and the object is stored.
+#[tokio::test]
+async fn expect_continue_with_a_good_signature_stores_the_object() {
+    let b = bucket_name("expect");
+    ensure_bucket(&b).await;
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let path = format!("/{b}/continued.txt");
+    let body = b"sent after 100-continue";
+    let mut headers = sign_headers(
+        "PUT",
+        &host,
+        &path,
+        &[],
+        "UNSIGNED-PAYLOAD",
+        SystemTime::now(),
+        MAIN,
+    );
+    headers.push(("host".into(), host.clone()));
+    headers.push(("content-length".into(), body.len().to_string()));
+    headers.push(("expect".into(), "100-continue".into()));
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&format_request("PUT", &path, &headers, b""))
+        .unwrap();
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).unwrap();
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&interim)
+    );
+    s.write_all(body).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    let (status, head, _) =
+        parse_response(&rest[rest.windows(4).position(|w| w == b"HTTP").unwrap_or(0)..]);
+    assert_eq!(status, 200, "{head}");
+    let got = client(MAIN)
+        .get_object()
+        .bucket(&b)
+        .key("continued.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        body
+    );
+}
+
+#[tokio::test]
+async fn presigned_get_and_put_work_and_expire() {
+    let b = bucket_name("presign");
+    ensure_bucket(&b).await;
+    let c = client(MAIN);
+    let put = c
+        .put_object()
+        .bucket(&b)
+        .key("presigned.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let gw = gateway();
+    let uri: http::Uri = put.uri().parse().unwrap();
+    let target = uri.path_and_query().unwrap().as_str();
+    let mut headers: Vec<(String, String)> = put
+        .headers()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    headers.push(("host".into(), gw.addr.to_string()));
+    headers.push(("content-length".into(), "9".into()));
+    let (status, head, _) = raw_request(
+        gw.addr,
+        &format_request("PUT", target, &headers, b"presigned"),
+    );
+    assert_eq!(status, 200, "{head}");
+
+    let get = c
+        .get_object()
+        .bucket(&b)
+        .key("presigned.txt")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let uri: http::Uri = get.uri().parse().unwrap();
+    let target = uri.path_and_query().unwrap().as_str();
+    let (status, _, body) = raw_request(
+        gw.addr,
+        &format_request("GET", target, &[("host".into(), gw.addr.to_string())], b""),
+    );
+    assert_eq!((status, body.as_str()), (200, "presigned"));
+
+    let tampered = target.replace("presigned.txt", "hello.txt");
+    let (status, _, body) = raw_request(
+        gw.addr,
+        &format_request(
+            "GET",
+            &tampered,
+            &[("host".into(), gw.addr.to_string())],
+            b"",
+        ),
+    );
+    assert_eq!(
+        (status, xml_tag(&body, "Code")),
+        (403, Some("SignatureDoesNotMatch"))
+    );
+
+    let old = c
+        .get_object()
+        .bucket(&b)
+        .key("presigned.txt")
+        .presigned(
+            PresigningConfig::builder()
+                .start_time(SystemTime::now() - Duration::from_secs(120))
+                .expires_in(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let uri: http::Uri = old.uri().parse().unwrap();
+    let (status, _, body) = raw_request(
+        gw.addr,
+        &format_request(
+            "GET",
+            uri.path_and_query().unwrap().as_str(),
+            &[("host".into(), gw.addr.to_string())],
+            b"",
+        ),
+    );
+    assert_eq!(
+        (status, xml_tag(&body, "Code"), xml_tag(&body, "Message")),
+        (403, Some("AccessDenied"), Some("Request has expired"))
+    );
+}
+
+/// Virtual-hosted style with curl's own SigV4 signer: `<bucket>.nyc3.example.test`.
+#[tokio::test]
+async fn virtual_hosted_style_with_curl() {
+    let b = bucket_name("vhost");
+    ensure_bucket(&b).await;
+    let gw = gateway();
+    let host = format!("{b}.{REGION}.{DOMAIN}");
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--fail-with-body", "--connect-to"])
+        .arg(format!("{host}:80:{}", gw.addr))
+        .args(["--aws-sigv4", "aws:amz:nyc3:s3", "--user"])
+        .arg(format!("{}:{}", MAIN.0, MAIN.1))
+        .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+        .arg(format!("http://{host}/hello.txt"))
+        .output()
+        .expect("curl is installed by scripts/test.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello");
+}
+
+#[tokio::test]
+async fn unreachable_backend_is_503_service_unavailable_not_a_hang() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // Nothing listens there once the listener is dropped.
+    let gw = spawn_gateway(|port| config_text(port, &format!("http://{dead}"), ""));
+    let started = std::time::Instant::now();
+    let c = aws_sdk_s3::Client::from_conf(
+        client_for(&gw, MAIN)
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let err = c.list_buckets().send().await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(503));
+    assert_eq!(
+        error_code_of(&err.into_service_error()).as_deref(),
+        Some("ServiceUnavailable")
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

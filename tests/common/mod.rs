@@ -1,0 +1,289 @@
+//! Shared harness for the integration tests: a real Ceph RGW (started by `scripts/test.sh`) and
+//! bucketgate processes started from the binary under test, each with its own generated config.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{Credentials, Region};
+
+/// Where the RGW backend listens (`scripts/rgw.sh` defaults).
+pub fn backend_endpoint() -> String {
+    std::env::var("BUCKETGATE_TEST_BACKEND").unwrap_or_else(|_| "http://127.0.0.1:7480".into())
+}
+
+/// The RGW user the gateway signs with (the service credential).
+pub const BACKEND_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRST";
+pub const BACKEND_SECRET_KEY: &str = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";
+
+/// Gateway users: keys that exist only in the gateway, never in RGW.
+pub const MAIN: (&str, &str) = (
+    "GWMAINACCESSKEY00001",
+    "gateway-main-secret-0000000000000000000000",
+);
+pub const ALT: (&str, &str) = (
+    "GWALTACCESSKEY000002",
+    "gateway-alt-secret-00000000000000000000000",
+);
+
+pub const REGION: &str = "nyc3";
+pub const DOMAIN: &str = "example.test";
+
+/// A running gateway process.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub pid: u32,
+}
+
+impl Gateway {
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Peak resident memory of the gateway process so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn scratch_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bucketgate-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The config every test gateway uses, pointed at `backend`.
+pub fn config_text(port: u16, backend: &str, extra: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{port}"]
+region = "{REGION}"
+domain = "{DOMAIN}"
+grace_period_seconds = 1
+
+[backend]
+endpoint = "{backend}"
+region = "us-east-1"
+access_key = "{BACKEND_ACCESS_KEY}"
+secret_key = "{BACKEND_SECRET_KEY}"
+system_bucket = "bucketgate-system"
+connect_timeout_ms = 1000
+
+[[users]]
+id = "main"
+display_name = "Main User"
+access_key = "{}"
+secret_key = "{}"
+
+[[users]]
+id = "alt"
+display_name = "Alt User"
+access_key = "{}"
+secret_key = "{}"
+{extra}
+"#,
+        MAIN.0, MAIN.1, ALT.0, ALT.1
+    )
+}
+
+/// Starts a gateway with `config` (a function of the port) and waits until it accepts connections.
+/// The process dies with the test binary (PR_SET_PDEATHSIG on a thread that lives as long).
+pub fn spawn_gateway(config: impl FnOnce(u16) -> String) -> Gateway {
+    let port = free_port();
+    let path = scratch_dir().join(format!("gateway-{port}.toml"));
+    std::fs::write(&path, config(port)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bucketgate"));
+        cmd.args(["run", "--config"])
+            .arg(&path)
+            .stdin(Stdio::null());
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("BUCKETGATE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        );
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the child when
+        // this (never-ending) thread's process dies.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child: Child = cmd.spawn().expect("start bucketgate");
+        tx.send(child.id()).unwrap();
+        let mut child = child;
+        let _ = child.wait();
+        // Keep the thread (the parent of record for PDEATHSIG) alive for the test's lifetime.
+        loop {
+            std::thread::park();
+        }
+    });
+    let pid = rx.recv().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "gateway did not start on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Gateway { addr, pid }
+}
+
+/// The shared gateway of a test binary, in front of RGW.
+pub fn gateway() -> &'static Gateway {
+    static GATEWAY: OnceLock<Gateway> = OnceLock::new();
+    GATEWAY.get_or_init(|| {
+        let backend = backend_endpoint();
+        spawn_gateway(|port| config_text(port, &backend, ""))
+    })
+}
+
+/// An aws-sdk-s3 client for `gateway` with the given keys, path-style, region nyc3.
+pub fn client_for(gateway: &Gateway, keys: (&str, &str)) -> Client {
+    let config = aws_sdk_s3::Config::builder()
+        .endpoint_url(gateway.endpoint())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new(keys.0, keys.1, None, None, "test"))
+        .force_path_style(true)
+        .build();
+    Client::from_conf(config)
+}
+
+pub fn client(keys: (&str, &str)) -> Client {
+    client_for(gateway(), keys)
+}
+
+/// A bucket name unique to this run and test.
+pub fn bucket_name(test: &str) -> String {
+    static RUN: OnceLock<String> = OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        format!("{:x}", t.as_millis() % 0xffff_ffff)
+    });
+    format!("bg-{run}-{test}").replace('_', "-")
+}
+
+/// A raw HTTP/1.1 exchange, for what no client sends. Returns (status, headers, body).
+pub fn raw_request(addr: SocketAddr, request: &[u8]) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    parse_response(&buf)
+}
+
+pub fn parse_response(buf: &[u8]) -> (u16, String, String) {
+    let text = String::from_utf8_lossy(buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// The text of `<tag>` in an XML body.
+pub fn xml_tag<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&close)? + start;
+    Some(&body[start..end])
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Signs a request the way SDKs do (aws-sigv4, S3 settings) at `time`, returning the headers to
+/// add. For hand-crafted requests: skewed clocks, Expect, virtual hosts.
+pub fn sign_headers(
+    method: &str,
+    host: &str,
+    path_and_query: &str,
+    extra: &[(&str, &str)],
+    payload_hash: &str,
+    time: std::time::SystemTime,
+    keys: (&str, &str),
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+        UriPathNormalizationMode, sign,
+    };
+    let identity =
+        aws_credential_types::Credentials::new(keys.0, keys.1, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("s3")
+        .time(time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let mut headers = vec![("host", host)];
+    headers.extend_from_slice(extra);
+    let req = SignableRequest::new(
+        method,
+        format!("http://{host}{path_and_query}"),
+        headers.into_iter(),
+        SignableBody::Precomputed(payload_hash.to_owned()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(req, &params).unwrap().into_parts();
+    instructions
+        .headers()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Formats a raw HTTP/1.1 request with the given headers and body.
+pub fn format_request(
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = format!("{method} {target} HTTP/1.1\r\n");
+    for (n, v) in headers {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str("connection: close\r\n\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}

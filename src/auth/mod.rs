@@ -98,7 +98,12 @@ pub fn authenticate(
         || req.query.has("X-Amz-Signature")
         || req.query.has("X-Amz-Credential")
     {
-        let v = sigv4::verify_presigned(req, store, now)?;
+        // S3 presigned URLs sign no body unless the signer pinned one in the query.
+        let payload = req
+            .query
+            .get("X-Amz-Content-Sha256")
+            .unwrap_or(sigv4::UNSIGNED_PAYLOAD);
+        let v = sigv4::verify_presigned(req, payload, store, now)?;
         require_s3_service(&v.scope)?;
         return Ok(Identity {
             user: Some(v.user),

@@ -4,6 +4,7 @@
 //! parameters (SigV4), or nothing (anonymous). The payload hash the client signed is kept, because
 //! re-signing for the backend signs that same hash and lets the backend check the body.
 
+pub mod chunked;
 pub mod credentials;
 pub mod sigv4;
 
@@ -36,16 +37,26 @@ impl AuthScheme {
     }
 }
 
-/// The payload hash a client signed, as `x-amz-content-sha256` spells it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the client's body is protected, as `x-amz-content-sha256` declares it.
+#[derive(Debug, Clone)]
 pub enum PayloadHash {
-    /// 64 lowercase hex digits of the body's SHA-256: the backend re-checks it.
+    /// 64 lowercase hex digits of the body's SHA-256: re-signed as is, so the backend re-checks it.
     Sha256(String),
     /// `UNSIGNED-PAYLOAD` (and every presigned request).
     Unsigned,
-    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: aws-chunked framing with a trailing checksum and no
-    /// signatures inside the body, so it can be forwarded as is.
-    StreamingUnsignedTrailer,
+    /// An aws-chunked body (`STREAMING-*`): the gateway decodes and verifies it, and forwards the
+    /// decoded bytes as `UNSIGNED-PAYLOAD`.
+    Streaming(Streaming),
+}
+
+/// The aws-chunked flavour of a request.
+#[derive(Debug, Clone)]
+pub struct Streaming {
+    /// Chunk signatures to verify (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`), or none
+    /// (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`).
+    pub signing: Option<chunked::ChunkSigning>,
+    /// Trailing headers follow the final chunk.
+    pub trailer: bool,
 }
 
 impl PayloadHash {
@@ -53,13 +64,14 @@ impl PayloadHash {
     pub fn as_str(&self) -> &str {
         match self {
             PayloadHash::Sha256(hex) => hex,
-            PayloadHash::Unsigned => sigv4::UNSIGNED_PAYLOAD,
-            PayloadHash::StreamingUnsignedTrailer => STREAMING_UNSIGNED_TRAILER,
+            PayloadHash::Unsigned | PayloadHash::Streaming(_) => sigv4::UNSIGNED_PAYLOAD,
         }
     }
 }
 
 const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+const STREAMING_SIGNED: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+const STREAMING_SIGNED_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
 
 /// The caller, once proven.
 #[derive(Debug, Clone)]
@@ -150,11 +162,27 @@ fn authenticate_header(
     }
     let auth = AuthorizationV4::parse(value)?;
     require_s3_service(&auth.scope)?;
-    let payload = payload_hash(req.headers)?;
-    let verified = sigv4::verify_header(req, &auth, payload.as_str(), store, now)?;
+    let declared = declared_payload(req.headers)?;
+    let verified = sigv4::verify_header(req, &auth, declared, store, now)?;
     require_amz_headers_signed(req.headers, &auth.signed_headers)?;
+    let signing = || chunked::ChunkSigning {
+        signing_key: verified.signing_key,
+        amz_date: verified.amz_date.clone(),
+        scope: format!(
+            "{}/{}/{}/aws4_request",
+            verified.scope.date, verified.scope.region, verified.scope.service
+        ),
+        seed_signature: verified.signature.clone(),
+    };
+    let payload = match declared {
+        sigv4::UNSIGNED_PAYLOAD => PayloadHash::Unsigned,
+        STREAMING_SIGNED => PayloadHash::Streaming(Streaming { signing: Some(signing()), trailer: false }),
+        STREAMING_SIGNED_TRAILER => PayloadHash::Streaming(Streaming { signing: Some(signing()), trailer: true }),
+        STREAMING_UNSIGNED_TRAILER => PayloadHash::Streaming(Streaming { signing: None, trailer: true }),
+        hex => PayloadHash::Sha256(hex.to_ascii_lowercase()),
+    };
     Ok(Identity {
-        user: Some(verified.user),
+        user: Some(verified.user.clone()),
         scheme: AuthScheme::SigV4Header,
         payload,
     })
@@ -171,38 +199,23 @@ fn require_s3_service(scope: &sigv4::CredentialScope) -> Result<(), S3Error> {
     Ok(())
 }
 
-/// Reads and checks `x-amz-content-sha256`, which S3 requires on every header-signed request.
-fn payload_hash(headers: &HeaderMap) -> Result<PayloadHash, S3Error> {
+/// Reads and checks `x-amz-content-sha256`, which S3 requires on every header-signed request;
+/// returns the value exactly as the client signed it.
+fn declared_payload(headers: &HeaderMap) -> Result<&str, S3Error> {
     let value = headers
         .get("x-amz-content-sha256")
-        .ok_or_else(|| {
-            s3_error!(
-                InvalidRequest,
-                "Missing required header for this request: x-amz-content-sha256"
-            )
-        })?
+        .ok_or_else(|| s3_error!(InvalidRequest, "Missing required header for this request: x-amz-content-sha256"))?
         .to_str()
         .unwrap_or("");
     match value {
-        sigv4::UNSIGNED_PAYLOAD => Ok(PayloadHash::Unsigned),
-        STREAMING_UNSIGNED_TRAILER => Ok(PayloadHash::StreamingUnsignedTrailer),
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => {
-            Err(s3_error!(
-                NotImplemented,
-                "Signed aws-chunked uploads ({value}) are not supported by this gateway yet; use UNSIGNED-PAYLOAD or a payload hash."
-            ))
+        sigv4::UNSIGNED_PAYLOAD | STREAMING_SIGNED | STREAMING_SIGNED_TRAILER | STREAMING_UNSIGNED_TRAILER => Ok(value),
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD" | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER" => {
+            Err(s3_error!(NotImplemented, "Signature Version 4A streaming ({value}) is not supported."))
         }
-        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
-        | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER" => Err(s3_error!(
-            NotImplemented,
-            "Signature Version 4A streaming ({value}) is not supported."
-        )),
-        hex if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Ok(PayloadHash::Sha256(hex.to_ascii_lowercase()))
-        }
+        hex if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(value),
         other => Err(s3_error!(
             InvalidArgument,
-            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER or a SHA-256 hex digest; got {other:?}."
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING-* value or a SHA-256 hex digest; got {other:?}."
         )),
     }
 }
@@ -269,27 +282,18 @@ mod tests {
     #[test]
     fn payload_hash_forms() {
         let mut h = HeaderMap::new();
-        assert_eq!(
-            payload_hash(&h).unwrap_err().code().as_str(),
-            "InvalidRequest"
-        );
-        h.insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
-        assert_eq!(payload_hash(&h).unwrap(), PayloadHash::Unsigned);
-        h.insert(
-            "x-amz-content-sha256",
-            "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
-                .parse()
-                .unwrap(),
-        );
-        assert!(
-            matches!(payload_hash(&h).unwrap(), PayloadHash::Sha256(s) if s.starts_with("e3b0"))
-        );
+        assert_eq!(declared_payload(&h).unwrap_err().code().as_str(), "InvalidRequest");
+        for ok in ["UNSIGNED-PAYLOAD", STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, EMPTY] {
+            h.insert("x-amz-content-sha256", ok.parse().unwrap());
+            assert_eq!(declared_payload(&h).unwrap(), ok);
+        }
         h.insert("x-amz-content-sha256", "nope".parse().unwrap());
-        assert_eq!(
-            payload_hash(&h).unwrap_err().code().as_str(),
-            "InvalidArgument"
-        );
+        assert_eq!(declared_payload(&h).unwrap_err().code().as_str(), "InvalidArgument");
+        h.insert("x-amz-content-sha256", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD".parse().unwrap());
+        assert_eq!(declared_payload(&h).unwrap_err().code().as_str(), "NotImplemented");
     }
+
+    const EMPTY: &str = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
 
     #[test]
     fn unsigned_amz_headers_are_refused() {

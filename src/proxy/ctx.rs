@@ -3,12 +3,12 @@
 use std::time::Instant;
 
 use crate::auth::Identity;
+use crate::auth::chunked::ChunkedDecoder;
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
 
 /// Everything later phases need to know about a request, filled in as it is learned.
-#[derive(Debug)]
 pub struct RequestCtx {
     pub request_id: String,
     pub started: Instant,
@@ -21,6 +21,8 @@ pub struct RequestCtx {
     pub backend_payload_hash: String,
     /// The gateway consumed the body itself (a small control-plane document) and forwards none.
     pub body_consumed: bool,
+    /// Decodes and verifies an aws-chunked body on its way to the backend.
+    pub decoder: Option<ChunkedDecoder>,
     /// The error answered by the gateway itself, if any (for the access log).
     pub error: Option<S3Error>,
 }
@@ -36,6 +38,7 @@ impl RequestCtx {
             backend_target: String::new(),
             backend_payload_hash: String::new(),
             body_consumed: false,
+            decoder: None,
             error: None,
         }
     }

@@ -17,7 +17,8 @@ use pingora::{ErrorSource, ErrorType};
 
 use crate::auth::credentials::CredentialStore;
 use crate::auth::sigv4::SignedParts;
-use crate::auth::{self, PayloadHash};
+use crate::auth::chunked::{ChecksumAlgorithm, ChunkedDecoder};
+use crate::auth::{self, PayloadHash, Streaming};
 use crate::authz;
 use crate::config::Config;
 use crate::profile::Profile;
@@ -101,6 +102,19 @@ impl Gateway {
         self.profile.admit(ctx.op)?;
 
         ctx.backend_payload_hash = identity.payload.as_str().to_owned();
+        if let PayloadHash::Streaming(streaming) = &identity.payload {
+            let mut decoder = chunked_decoder(&header.headers, streaming)?;
+            if decoder.decoded_length() == 0 {
+                // Nothing would hold the backend back from completing an empty body, so an empty
+                // aws-chunked body is verified whole before anything is forwarded.
+                let body = read_control_body(session).await?;
+                decoder.feed(body)?;
+                decoder.finish()?;
+                ctx.body_consumed = true;
+            } else {
+                ctx.decoder = Some(decoder);
+            }
+        }
         ctx.identity = Some(identity);
         if ctx.op == S3Op::CreateBucket && !session.is_body_empty() {
             let body = read_control_body(session).await?;
@@ -134,6 +148,37 @@ impl Gateway {
             )),
         }
     }
+}
+
+/// `Content-Encoding` without the `aws-chunked` coding the gateway removed.
+fn without_aws_chunked(value: &str) -> String {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Builds the decoder for an aws-chunked request from its framing headers.
+fn chunked_decoder(headers: &http::HeaderMap, streaming: &Streaming) -> Result<ChunkedDecoder, S3Error> {
+    let decoded: u64 = headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            s3_error!(MissingContentLength, "aws-chunked uploads must send x-amz-decoded-content-length.")
+        })?;
+    let trailer = match headers.get("x-amz-trailer").map(|v| v.to_str().unwrap_or("")) {
+        None => None,
+        Some(_) if !streaming.trailer => {
+            return Err(s3_error!(InvalidRequest, "x-amz-trailer needs a STREAMING-*-TRAILER payload."));
+        }
+        Some(name) => Some(ChecksumAlgorithm::from_header(name).ok_or_else(|| {
+            s3_error!(InvalidRequest, "The value specified in the x-amz-trailer header is not supported: {name:?}.")
+        })?),
+    };
+    Ok(ChunkedDecoder::new(streaming.signing.clone(), streaming.trailer, trailer, decoded))
 }
 
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -221,6 +266,24 @@ impl ProxyHttp for Gateway {
             upstream.remove_header(&http::header::CONTENT_TYPE);
             upstream.insert_header(http::header::CONTENT_LENGTH, "0")?;
         }
+        if let Some(decoder) = &ctx.decoder {
+            // The backend gets the decoded bytes with an exact length, nothing of the framing.
+            upstream.remove_header(&http::header::TRANSFER_ENCODING);
+            upstream.remove_header("x-amz-decoded-content-length");
+            upstream.remove_header("x-amz-trailer");
+            upstream.insert_header(http::header::CONTENT_LENGTH, decoder.decoded_length().to_string())?;
+            let encoding = upstream
+                .headers
+                .get(http::header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .map(without_aws_chunked);
+            match encoding {
+                Some(rest) if !rest.is_empty() => upstream.insert_header(http::header::CONTENT_ENCODING, rest)?,
+                _ => {
+                    upstream.remove_header(&http::header::CONTENT_ENCODING);
+                }
+            }
+        }
         self.backend
             .resign(
                 upstream,
@@ -229,6 +292,69 @@ impl ProxyHttp for Gateway {
                 SystemTime::now(),
             )
             .map_err(|e| Error::explain(ErrorType::InternalError, e.to_string()))
+    }
+
+    /// aws-chunked bodies are decoded and verified piece by piece; a failure cuts the upstream
+    /// request short (its final byte is still held back), so the backend stores nothing.
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(decoder) = ctx.decoder.as_mut() else { return Ok(()) };
+        let mut decode = || -> Result<Bytes, S3Error> {
+            let mut out = match body.take() {
+                Some(piece) => decoder.feed(piece)?,
+                None => Bytes::new(),
+            };
+            if end_of_stream {
+                let last = decoder.finish()?;
+                if out.is_empty() {
+                    out = last;
+                } else if !last.is_empty() {
+                    let mut joined = BytesMut::from(&out[..]);
+                    joined.extend_from_slice(&last);
+                    out = joined.freeze();
+                }
+            }
+            Ok(out)
+        };
+        match decode() {
+            Ok(out) => {
+                *body = (!out.is_empty()).then_some(out);
+                Ok(())
+            }
+            Err(err) => {
+                let status = err.status().as_u16();
+                let mut e = Error::explain(ErrorType::HTTPStatus(status), err.to_string());
+                e.set_retry(false);
+                ctx.error = Some(err);
+                Err(e)
+            }
+        }
+    }
+
+    /// A request whose body the gateway transforms cannot be replayed: never retry it.
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<pingora::Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<pingora::Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        if ctx.decoder.is_some()
+            || !session.req_header().method.is_idempotent()
+            || session.as_ref().retry_buffer_truncated()
+        {
+            e.set_retry(false);
+        } else {
+            e.retry.decide_reuse(client_reused);
+        }
+        e
     }
 
     /// The gateway's request id replaces the backend's, so clients and our logs share one id.
@@ -250,7 +376,8 @@ impl ProxyHttp for Gateway {
         e: &pingora::Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        let err = proxy_failure(e);
+        // An error the gateway raised itself (a bad chunk, say) says more than pingora's view.
+        let err = ctx.error.take().or_else(|| proxy_failure(e));
         let can_answer = session.response_written().is_none();
         let code = match (err, can_answer) {
             (Some(err), true) => {

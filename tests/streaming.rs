@@ -11,7 +11,11 @@ use sha2::{Digest, Sha256};
 
 /// 1 GiB unless `BUCKETGATE_STREAM_MIB` says otherwise (for quick local runs).
 fn size() -> u64 {
-    std::env::var("BUCKETGATE_STREAM_MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(1024u64) << 20
+    std::env::var("BUCKETGATE_STREAM_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024u64)
+        << 20
 }
 /// Far below the object size: what a buffering proxy could never stay under.
 const RSS_LIMIT_KIB: u64 = 160 * 1024;
@@ -52,7 +56,13 @@ async fn one_gib_put_and_get_stream_in_bounded_memory() {
     let after_put = gw.peak_rss_kib();
     std::fs::remove_file(&path).unwrap();
 
-    let mut got = c.get_object().bucket(&b).key("one-gib.bin").send().await.unwrap();
+    let mut got = c
+        .get_object()
+        .bucket(&b)
+        .key("one-gib.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_length(), Some(size() as i64));
     let mut hasher = Sha256::new();
     let mut n = 0u64;
@@ -62,8 +72,17 @@ async fn one_gib_put_and_get_stream_in_bounded_memory() {
     }
     let after_get = gw.peak_rss_kib();
     assert_eq!(n, size());
-    assert_eq!(hex::encode(hasher.finalize()), want, "the bytes came back unchanged");
-    c.delete_object().bucket(&b).key("one-gib.bin").send().await.unwrap();
+    assert_eq!(
+        hex::encode(hasher.finalize()),
+        want,
+        "the bytes came back unchanged"
+    );
+    c.delete_object()
+        .bucket(&b)
+        .key("one-gib.bin")
+        .send()
+        .await
+        .unwrap();
 
     println!(
         "gateway peak RSS: {} MiB at start, {} MiB after the {} MiB PUT, {} MiB after the GET",
@@ -72,5 +91,8 @@ async fn one_gib_put_and_get_stream_in_bounded_memory() {
         size() >> 20,
         after_get / 1024
     );
-    assert!(after_get < RSS_LIMIT_KIB, "peak RSS {after_get} KiB: the body was buffered");
+    assert!(
+        after_get < RSS_LIMIT_KIB,
+        "peak RSS {after_get} KiB: the body was buffered"
+    );
 }

@@ -37,7 +37,9 @@ pub struct ChunkSigning {
 
 impl std::fmt::Debug for ChunkSigning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChunkSigning").field("scope", &self.scope).finish_non_exhaustive()
+        f.debug_struct("ChunkSigning")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,7 +169,10 @@ impl ChunkedDecoder {
         trailer: Option<ChecksumAlgorithm>,
         expected: u64,
     ) -> Self {
-        let previous = signing.as_ref().map(|s| s.seed_signature.clone()).unwrap_or_default();
+        let previous = signing
+            .as_ref()
+            .map(|s| s.seed_signature.clone())
+            .unwrap_or_default();
         let chunk_hash = signing.as_ref().map(|_| Sha256::new());
         ChunkedDecoder {
             signing,
@@ -219,7 +224,8 @@ impl ChunkedDecoder {
                     }
                 }
                 State::Data => {
-                    let take = (input.len() - pos).min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+                    let take = (input.len() - pos)
+                        .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
                     let data = input.slice(pos..pos + take);
                     pos += take;
                     self.remaining -= take as u64;
@@ -292,9 +298,11 @@ impl ChunkedDecoder {
     }
 
     fn on_header(&mut self, line: &[u8]) -> Result<(), S3Error> {
-        let text = std::str::from_utf8(line).map_err(|_| malformed("a chunk header is not ASCII"))?;
+        let text =
+            std::str::from_utf8(line).map_err(|_| malformed("a chunk header is not ASCII"))?;
         let (size, ext) = text.split_once(';').unwrap_or((text, ""));
-        let size = u64::from_str_radix(size.trim(), 16).map_err(|_| malformed("a chunk size is not hexadecimal"))?;
+        let size = u64::from_str_radix(size.trim(), 16)
+            .map_err(|_| malformed("a chunk size is not hexadecimal"))?;
         self.chunk_signature = match (&self.signing, ext.trim().strip_prefix("chunk-signature=")) {
             (Some(_), Some(sig)) => Some(sig.to_owned()),
             (Some(_), None) => return Err(malformed("a signed chunk has no chunk-signature")),
@@ -319,9 +327,18 @@ impl ChunkedDecoder {
 
     /// Verifies the chunk just completed against the chain.
     fn end_chunk(&mut self, last: bool) -> Result<(), S3Error> {
-        let Some(signing) = &self.signing else { return Ok(()) };
-        let data_hash = self.chunk_hash.replace(Sha256::new()).map(|h| hex::encode(h.finalize()));
-        let data_hash = if last { EMPTY_SHA256.to_owned() } else { data_hash.unwrap_or_default() };
+        let Some(signing) = &self.signing else {
+            return Ok(());
+        };
+        let data_hash = self
+            .chunk_hash
+            .replace(Sha256::new())
+            .map(|h| hex::encode(h.finalize()));
+        let data_hash = if last {
+            EMPTY_SHA256.to_owned()
+        } else {
+            data_hash.unwrap_or_default()
+        };
         let string_to_sign = format!(
             "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{}\n{EMPTY_SHA256}\n{data_hash}",
             signing.amz_date, signing.scope, self.previous
@@ -345,9 +362,13 @@ impl ChunkedDecoder {
             if !self.allow_trailer || self.trailer_bytes > MAX_TRAILER_BYTES {
                 return Err(malformed("unexpected trailer after the final chunk"));
             }
-            let text = std::str::from_utf8(line).map_err(|_| malformed("a trailer is not ASCII"))?;
-            let (name, value) = text.split_once(':').ok_or_else(|| malformed("a trailer is not name:value"))?;
-            self.trailers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            let text =
+                std::str::from_utf8(line).map_err(|_| malformed("a trailer is not ASCII"))?;
+            let (name, value) = text
+                .split_once(':')
+                .ok_or_else(|| malformed("a trailer is not name:value"))?;
+            self.trailers
+                .push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
             return Ok(());
         }
         self.verify_trailers()?;
@@ -368,7 +389,8 @@ impl ChunkedDecoder {
                     canonical.push_str(&format!("{name}:{value}\n"));
                 }
             }
-            let signature = signature.ok_or_else(|| malformed("the trailer has no x-amz-trailer-signature"))?;
+            let signature =
+                signature.ok_or_else(|| malformed("the trailer has no x-amz-trailer-signature"))?;
             let string_to_sign = format!(
                 "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{}\n{}",
                 signing.amz_date,
@@ -378,7 +400,10 @@ impl ChunkedDecoder {
             );
             let expected = hmac_sha256(&signing.signing_key, string_to_sign.as_bytes());
             if !signature_matches(signature, &expected) {
-                return Err(s3_error!(SignatureDoesNotMatch, "The trailer signature does not match."));
+                return Err(s3_error!(
+                    SignatureDoesNotMatch,
+                    "The trailer signature does not match."
+                ));
             }
         }
         if let Some(alg) = self.trailer_expected {
@@ -388,9 +413,17 @@ impl ChunkedDecoder {
                 .find(|(n, _)| n == alg.header())
                 .map(|(_, v)| v.clone())
                 .ok_or_else(|| {
-                    s3_error!(InvalidRequest, "x-amz-trailer names {} but the body has no such trailer.", alg.header())
+                    s3_error!(
+                        InvalidRequest,
+                        "x-amz-trailer names {} but the body has no such trailer.",
+                        alg.header()
+                    )
                 })?;
-            let computed = self.checksum.take().map(Checksum::finish_base64).unwrap_or_default();
+            let computed = self
+                .checksum
+                .take()
+                .map(Checksum::finish_base64)
+                .unwrap_or_default();
             if computed != given {
                 return Err(s3_error!(
                     BadDigest,
@@ -449,7 +482,8 @@ mod tests {
             signing_key: CredentialStore::signing_key_uncached(&user, time, "us-east-1", "s3"),
             amz_date: "20130524T000000Z".into(),
             scope: "20130524/us-east-1/s3/aws4_request".into(),
-            seed_signature: "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9".into(),
+            seed_signature: "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
+                .into(),
         }
     }
 
@@ -463,7 +497,11 @@ mod tests {
         body
     }
 
-    fn decode_in_pieces(mut d: ChunkedDecoder, body: &[u8], piece: usize) -> Result<Vec<u8>, S3Error> {
+    fn decode_in_pieces(
+        mut d: ChunkedDecoder,
+        body: &[u8],
+        piece: usize,
+    ) -> Result<Vec<u8>, S3Error> {
         let mut out = Vec::new();
         for part in body.chunks(piece) {
             out.extend_from_slice(&d.feed(Bytes::copy_from_slice(part))?);
@@ -517,9 +555,21 @@ mod tests {
         let e = decode_in_pieces(d, &body[..body.len() - 40], 1000).unwrap_err();
         assert_eq!(e.code().as_str(), "IncompleteBody");
         let d = ChunkedDecoder::new(Some(doc_signing()), false, None, 1000);
-        assert_eq!(decode_in_pieces(d, &body, 1000).unwrap_err().code().as_str(), "IncompleteBody");
+        assert_eq!(
+            decode_in_pieces(d, &body, 1000)
+                .unwrap_err()
+                .code()
+                .as_str(),
+            "IncompleteBody"
+        );
         let d = ChunkedDecoder::new(Some(doc_signing()), false, None, 70000);
-        assert_eq!(decode_in_pieces(d, &body, 1000).unwrap_err().code().as_str(), "IncompleteBody");
+        assert_eq!(
+            decode_in_pieces(d, &body, 1000)
+                .unwrap_err()
+                .code()
+                .as_str(),
+            "IncompleteBody"
+        );
     }
 
     fn unsigned_trailer_body(data: &[u8], trailer: &str) -> Vec<u8> {
@@ -538,14 +588,21 @@ mod tests {
             (ChecksumAlgorithm::Crc32c, "crUfeA=="),
             (ChecksumAlgorithm::Crc64Nvme, "OOJZ0D8xKts="),
             (ChecksumAlgorithm::Sha1, "e1AsOh9IyGCa4hLN+2Od7jlnP14="),
-            (ChecksumAlgorithm::Sha256, "ZOyIygCyaOW6GjVnihtTFtIS9PNmskdyMlNKiuyjfzw="),
+            (
+                ChecksumAlgorithm::Sha256,
+                "ZOyIygCyaOW6GjVnihtTFtIS9PNmskdyMlNKiuyjfzw=",
+            ),
         ] {
             let body = unsigned_trailer_body(data, &format!("{}:{value}", alg.header()));
             let d = ChunkedDecoder::new(None, true, Some(alg), data.len() as u64);
             assert_eq!(decode_in_pieces(d, &body, 3).unwrap(), data, "{alg:?}");
             let bad = unsigned_trailer_body(data, &format!("{}:AAAAAA==", alg.header()));
             let d = ChunkedDecoder::new(None, true, Some(alg), data.len() as u64);
-            assert_eq!(decode_in_pieces(d, &bad, 3).unwrap_err().code().as_str(), "BadDigest", "{alg:?}");
+            assert_eq!(
+                decode_in_pieces(d, &bad, 3).unwrap_err().code().as_str(),
+                "BadDigest",
+                "{alg:?}"
+            );
         }
     }
 
@@ -560,7 +617,11 @@ mod tests {
             b"0\r\nx-amz-checksum-crc32\r\n\r\n",
         ] {
             let d = ChunkedDecoder::new(None, true, Some(ChecksumAlgorithm::Crc32), 5);
-            assert!(decode_in_pieces(d, body, 2).is_err(), "{:?}", String::from_utf8_lossy(body));
+            assert!(
+                decode_in_pieces(d, body, 2).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

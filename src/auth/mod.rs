@@ -176,9 +176,18 @@ fn authenticate_header(
     };
     let payload = match declared {
         sigv4::UNSIGNED_PAYLOAD => PayloadHash::Unsigned,
-        STREAMING_SIGNED => PayloadHash::Streaming(Streaming { signing: Some(signing()), trailer: false }),
-        STREAMING_SIGNED_TRAILER => PayloadHash::Streaming(Streaming { signing: Some(signing()), trailer: true }),
-        STREAMING_UNSIGNED_TRAILER => PayloadHash::Streaming(Streaming { signing: None, trailer: true }),
+        STREAMING_SIGNED => PayloadHash::Streaming(Streaming {
+            signing: Some(signing()),
+            trailer: false,
+        }),
+        STREAMING_SIGNED_TRAILER => PayloadHash::Streaming(Streaming {
+            signing: Some(signing()),
+            trailer: true,
+        }),
+        STREAMING_UNSIGNED_TRAILER => PayloadHash::Streaming(Streaming {
+            signing: None,
+            trailer: true,
+        }),
         hex => PayloadHash::Sha256(hex.to_ascii_lowercase()),
     };
     Ok(Identity {
@@ -204,14 +213,24 @@ fn require_s3_service(scope: &sigv4::CredentialScope) -> Result<(), S3Error> {
 fn declared_payload(headers: &HeaderMap) -> Result<&str, S3Error> {
     let value = headers
         .get("x-amz-content-sha256")
-        .ok_or_else(|| s3_error!(InvalidRequest, "Missing required header for this request: x-amz-content-sha256"))?
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidRequest,
+                "Missing required header for this request: x-amz-content-sha256"
+            )
+        })?
         .to_str()
         .unwrap_or("");
     match value {
-        sigv4::UNSIGNED_PAYLOAD | STREAMING_SIGNED | STREAMING_SIGNED_TRAILER | STREAMING_UNSIGNED_TRAILER => Ok(value),
-        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD" | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER" => {
-            Err(s3_error!(NotImplemented, "Signature Version 4A streaming ({value}) is not supported."))
-        }
+        sigv4::UNSIGNED_PAYLOAD
+        | STREAMING_SIGNED
+        | STREAMING_SIGNED_TRAILER
+        | STREAMING_UNSIGNED_TRAILER => Ok(value),
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
+        | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER" => Err(s3_error!(
+            NotImplemented,
+            "Signature Version 4A streaming ({value}) is not supported."
+        )),
         hex if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(value),
         other => Err(s3_error!(
             InvalidArgument,
@@ -282,15 +301,33 @@ mod tests {
     #[test]
     fn payload_hash_forms() {
         let mut h = HeaderMap::new();
-        assert_eq!(declared_payload(&h).unwrap_err().code().as_str(), "InvalidRequest");
-        for ok in ["UNSIGNED-PAYLOAD", STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, EMPTY] {
+        assert_eq!(
+            declared_payload(&h).unwrap_err().code().as_str(),
+            "InvalidRequest"
+        );
+        for ok in [
+            "UNSIGNED-PAYLOAD",
+            STREAMING_SIGNED,
+            STREAMING_SIGNED_TRAILER,
+            STREAMING_UNSIGNED_TRAILER,
+            EMPTY,
+        ] {
             h.insert("x-amz-content-sha256", ok.parse().unwrap());
             assert_eq!(declared_payload(&h).unwrap(), ok);
         }
         h.insert("x-amz-content-sha256", "nope".parse().unwrap());
-        assert_eq!(declared_payload(&h).unwrap_err().code().as_str(), "InvalidArgument");
-        h.insert("x-amz-content-sha256", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD".parse().unwrap());
-        assert_eq!(declared_payload(&h).unwrap_err().code().as_str(), "NotImplemented");
+        assert_eq!(
+            declared_payload(&h).unwrap_err().code().as_str(),
+            "InvalidArgument"
+        );
+        h.insert(
+            "x-amz-content-sha256",
+            "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD".parse().unwrap(),
+        );
+        assert_eq!(
+            declared_payload(&h).unwrap_err().code().as_str(),
+            "NotImplemented"
+        );
     }
 
     const EMPTY: &str = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";

@@ -15,9 +15,9 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 
+use crate::auth::chunked::{ChecksumAlgorithm, ChunkedDecoder};
 use crate::auth::credentials::CredentialStore;
 use crate::auth::sigv4::SignedParts;
-use crate::auth::chunked::{ChecksumAlgorithm, ChunkedDecoder};
 use crate::auth::{self, PayloadHash, Streaming};
 use crate::authz;
 use crate::config::Config;
@@ -161,24 +161,44 @@ fn without_aws_chunked(value: &str) -> String {
 }
 
 /// Builds the decoder for an aws-chunked request from its framing headers.
-fn chunked_decoder(headers: &http::HeaderMap, streaming: &Streaming) -> Result<ChunkedDecoder, S3Error> {
+fn chunked_decoder(
+    headers: &http::HeaderMap,
+    streaming: &Streaming,
+) -> Result<ChunkedDecoder, S3Error> {
     let decoded: u64 = headers
         .get("x-amz-decoded-content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| {
-            s3_error!(MissingContentLength, "aws-chunked uploads must send x-amz-decoded-content-length.")
+            s3_error!(
+                MissingContentLength,
+                "aws-chunked uploads must send x-amz-decoded-content-length."
+            )
         })?;
-    let trailer = match headers.get("x-amz-trailer").map(|v| v.to_str().unwrap_or("")) {
+    let trailer = match headers
+        .get("x-amz-trailer")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
         None => None,
         Some(_) if !streaming.trailer => {
-            return Err(s3_error!(InvalidRequest, "x-amz-trailer needs a STREAMING-*-TRAILER payload."));
+            return Err(s3_error!(
+                InvalidRequest,
+                "x-amz-trailer needs a STREAMING-*-TRAILER payload."
+            ));
         }
         Some(name) => Some(ChecksumAlgorithm::from_header(name).ok_or_else(|| {
-            s3_error!(InvalidRequest, "The value specified in the x-amz-trailer header is not supported: {name:?}.")
+            s3_error!(
+                InvalidRequest,
+                "The value specified in the x-amz-trailer header is not supported: {name:?}."
+            )
         })?),
     };
-    Ok(ChunkedDecoder::new(streaming.signing.clone(), streaming.trailer, trailer, decoded))
+    Ok(ChunkedDecoder::new(
+        streaming.signing.clone(),
+        streaming.trailer,
+        trailer,
+        decoded,
+    ))
 }
 
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -271,14 +291,19 @@ impl ProxyHttp for Gateway {
             upstream.remove_header(&http::header::TRANSFER_ENCODING);
             upstream.remove_header("x-amz-decoded-content-length");
             upstream.remove_header("x-amz-trailer");
-            upstream.insert_header(http::header::CONTENT_LENGTH, decoder.decoded_length().to_string())?;
+            upstream.insert_header(
+                http::header::CONTENT_LENGTH,
+                decoder.decoded_length().to_string(),
+            )?;
             let encoding = upstream
                 .headers
                 .get(http::header::CONTENT_ENCODING)
                 .and_then(|v| v.to_str().ok())
                 .map(without_aws_chunked);
             match encoding {
-                Some(rest) if !rest.is_empty() => upstream.insert_header(http::header::CONTENT_ENCODING, rest)?,
+                Some(rest) if !rest.is_empty() => {
+                    upstream.insert_header(http::header::CONTENT_ENCODING, rest)?
+                }
                 _ => {
                     upstream.remove_header(&http::header::CONTENT_ENCODING);
                 }
@@ -303,7 +328,9 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let Some(decoder) = ctx.decoder.as_mut() else { return Ok(()) };
+        let Some(decoder) = ctx.decoder.as_mut() else {
+            return Ok(());
+        };
         let mut decode = || -> Result<Bytes, S3Error> {
             let mut out = match body.take() {
                 Some(piece) => decoder.feed(piece)?,
@@ -393,6 +420,17 @@ impl ProxyHttp for Gateway {
             error_code: code,
             can_reuse_downstream: false,
         }
+    }
+
+    /// Failures the gateway raised itself, and clients that went away, are reported by the
+    /// access log line; pingora's own error log is for the rest.
+    fn suppress_error_log(
+        &self,
+        _session: &Session,
+        ctx: &RequestCtx,
+        error: &pingora::Error,
+    ) -> bool {
+        ctx.error.is_some() || error.esource() == &ErrorSource::Downstream
     }
 
     /// One line per request: who did what to which resource, and how it ended.

@@ -852,7 +852,10 @@ mod tests {
         let req = S3Request::parse(&rules, host, path, query).unwrap();
         let mut map = HeaderMap::new();
         for (n, v) in headers {
-            map.insert(http::HeaderName::from_bytes(n.as_bytes()).unwrap(), v.parse().unwrap());
+            map.insert(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         classify(&method.parse().unwrap(), &req, &map)
     }

@@ -1,0 +1,290 @@
+//! aws-chunked uploads that go wrong: the gateway answers the error and the backend keeps no
+//! object. These bodies are hand-made, because no client sends a corrupted stream on purpose.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine as _;
+use bucketgate::auth::sigv4::{format_amz_date, hmac_sha256};
+use common::*;
+use sha2::{Digest, Sha256};
+
+const STREAMING: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+
+struct Signed {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// A signed aws-chunked PUT of `data` in `chunk`-byte chunks, exactly as the AWS docs describe.
+fn signed_chunked_put(host: &str, path: &str, data: &[u8], chunk: usize) -> Signed {
+    let now = SystemTime::now();
+    let amz_date = format_amz_date(now);
+    let decoded = data.len().to_string();
+    let encoded_len = {
+        let mut n = 0;
+        for c in data.chunks(chunk).map(<[u8]>::len).chain([0]) {
+            n += format!("{c:x}").len() + ";chunk-signature=".len() + 64 + 2 + c + 2;
+        }
+        n
+    };
+    let mut headers = sign_headers(
+        "PUT",
+        host,
+        path,
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", &decoded),
+        ],
+        STREAMING,
+        now,
+        MAIN,
+    );
+    let auth = headers
+        .iter()
+        .find(|(n, _)| n == "authorization")
+        .unwrap()
+        .1
+        .clone();
+    let mut previous = auth.rsplit("Signature=").next().unwrap().to_owned();
+    let key = aws_sigv4::sign::v4::generate_signing_key(MAIN.1, now, REGION, "s3");
+    let scope = format!("{}/{REGION}/s3/aws4_request", &amz_date[..8]);
+    let mut body = Vec::new();
+    for c in data.chunks(chunk).chain([&[][..]]) {
+        let sts = format!(
+            "AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{previous}\n{EMPTY_SHA256}\n{}",
+            hex::encode(Sha256::digest(c))
+        );
+        let sig = hex::encode(hmac_sha256(key.as_ref(), sts.as_bytes()));
+        body.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", c.len()).as_bytes());
+        body.extend_from_slice(c);
+        body.extend_from_slice(b"\r\n");
+        previous = sig;
+    }
+    assert_eq!(body.len(), encoded_len);
+    headers.extend([
+        ("host".into(), host.into()),
+        ("content-encoding".into(), "aws-chunked".into()),
+        ("x-amz-decoded-content-length".into(), decoded),
+        ("content-length".into(), body.len().to_string()),
+    ]);
+    Signed { headers, body }
+}
+
+fn send(headers: &[(String, String)], path: &str, body: &[u8], close_early: bool) -> (u16, String) {
+    let gw = gateway();
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(&format_request("PUT", path, headers, b""))
+        .unwrap();
+    s.write_all(body).unwrap();
+    if close_early {
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let (status, _, body) = parse_response(&buf);
+    (status, body)
+}
+
+async fn object_exists(bucket: &str, key: &str) -> bool {
+    client(MAIN)
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .is_ok()
+}
+
+async fn bucket(test: &str) -> String {
+    let b = bucket_name(test);
+    let _ = client(MAIN).create_bucket().bucket(&b).send().await;
+    b
+}
+
+#[tokio::test]
+async fn a_good_signed_stream_is_stored() {
+    let b = bucket("chunk-good").await;
+    let path = format!("/{b}/good.bin");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let req = signed_chunked_put(&gateway().addr.to_string(), &path, &data, 65536);
+    let (status, body) = send(&req.headers, &path, &req.body, false);
+    assert_eq!(status, 200, "{body}");
+    let got = client(MAIN)
+        .get_object()
+        .bucket(&b)
+        .key("good.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        &data[..]
+    );
+}
+
+#[tokio::test]
+async fn a_corrupted_chunk_leaves_no_object() {
+    let b = bucket("chunk-corrupt").await;
+    let path = format!("/{b}/corrupt.bin");
+    let data = vec![7u8; 150_000];
+    let mut req = signed_chunked_put(&gateway().addr.to_string(), &path, &data, 65536);
+    // A byte in the second chunk's data: the first chunk has already gone to the backend.
+    let at = req.body.len() - 30_000;
+    req.body[at] ^= 1;
+    let (status, body) = send(&req.headers, &path, &req.body, false);
+    assert_eq!(
+        (status, xml_tag(&body, "Code")),
+        (403, Some("SignatureDoesNotMatch")),
+        "{body}"
+    );
+    assert!(
+        !object_exists(&b, "corrupt.bin").await,
+        "a bad chunk must not commit the object"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_final_chunk_signature_leaves_no_object() {
+    let b = bucket("chunk-final").await;
+    let path = format!("/{b}/final.bin");
+    let data = vec![9u8; 70_000];
+    let mut req = signed_chunked_put(&gateway().addr.to_string(), &path, &data, 65536);
+    let n = req.body.len();
+    req.body[n - 10] = if req.body[n - 10] == b'0' { b'1' } else { b'0' };
+    let (status, body) = send(&req.headers, &path, &req.body, false);
+    assert_eq!(
+        (status, xml_tag(&body, "Code")),
+        (403, Some("SignatureDoesNotMatch")),
+        "{body}"
+    );
+    assert!(!object_exists(&b, "final.bin").await);
+}
+
+#[tokio::test]
+async fn a_truncated_stream_leaves_no_object() {
+    let b = bucket("chunk-trunc").await;
+    let path = format!("/{b}/trunc.bin");
+    let data = vec![3u8; 100_000];
+    let req = signed_chunked_put(&gateway().addr.to_string(), &path, &data, 65536);
+    let (status, _) = send(&req.headers, &path, &req.body[..req.body.len() - 200], true);
+    assert_ne!(status, 200);
+    assert!(!object_exists(&b, "trunc.bin").await);
+}
+
+#[tokio::test]
+async fn a_decoded_length_mismatch_leaves_no_object() {
+    let b = bucket("chunk-len").await;
+    let path = format!("/{b}/len.bin");
+    let data = vec![5u8; 10_000];
+    let mut req = signed_chunked_put(&gateway().addr.to_string(), &path, &data, 4096);
+    // Claiming more than is sent breaks the seed signature; claiming it unsigned is the attack.
+    for (n, v) in req.headers.iter_mut() {
+        if n == "x-amz-decoded-content-length" {
+            *v = "9000".into();
+        }
+    }
+    let (status, _) = send(&req.headers, &path, &req.body, false);
+    assert_eq!(status, 403, "the decoded length is signed");
+    assert!(!object_exists(&b, "len.bin").await);
+}
+
+fn unsigned_trailer_put(host: &str, path: &str, data: &[u8], crc: &str) -> Signed {
+    let decoded = data.len().to_string();
+    let mut headers = sign_headers(
+        "PUT",
+        host,
+        path,
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", &decoded),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+        ],
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        SystemTime::now(),
+        MAIN,
+    );
+    let mut body = format!("{:x}\r\n", data.len()).into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n").as_bytes());
+    headers.extend([
+        ("host".into(), host.into()),
+        ("content-encoding".into(), "aws-chunked".into()),
+        ("x-amz-decoded-content-length".into(), decoded),
+        ("x-amz-trailer".into(), "x-amz-checksum-crc32".into()),
+        ("content-length".into(), body.len().to_string()),
+    ]);
+    Signed { headers, body }
+}
+
+fn crc32_base64(data: &[u8]) -> String {
+    let mut d = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32IsoHdlc);
+    d.update(data);
+    base64::engine::general_purpose::STANDARD.encode((d.finalize() as u32).to_be_bytes())
+}
+
+#[tokio::test]
+async fn trailing_checksums_are_verified() {
+    let b = bucket("trailer").await;
+    let host = gateway().addr.to_string();
+    let data = b"checksummed by the gateway".repeat(1000);
+
+    let path = format!("/{b}/ok.txt");
+    let req = unsigned_trailer_put(&host, &path, &data, &crc32_base64(&data));
+    let (status, body) = send(&req.headers, &path, &req.body, false);
+    assert_eq!(status, 200, "{body}");
+    assert!(object_exists(&b, "ok.txt").await);
+
+    let path = format!("/{b}/bad.txt");
+    let req = unsigned_trailer_put(&host, &path, &data, &crc32_base64(b"something else"));
+    let (status, body) = send(&req.headers, &path, &req.body, false);
+    assert_eq!(
+        (status, xml_tag(&body, "Code")),
+        (400, Some("BadDigest")),
+        "{body}"
+    );
+    assert!(
+        !object_exists(&b, "bad.txt").await,
+        "a checksum mismatch must not commit the object"
+    );
+}
+
+/// The SDK's default for streaming bodies is signed aws-chunked with a CRC trailer; an empty
+/// object takes the same path.
+#[tokio::test]
+async fn sdk_default_checksums_for_empty_and_small_streams() {
+    let b = bucket("sdk-stream").await;
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (name, data) in [
+        ("empty.bin", Vec::new()),
+        ("small.bin", b"small body".to_vec()),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, &data).unwrap();
+        client(MAIN)
+            .put_object()
+            .bucket(&b)
+            .key(name)
+            .body(ByteStream::from_path(&path).await.unwrap())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let got = client(MAIN)
+            .get_object()
+            .bucket(&b)
+            .key(name)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().as_ref(),
+            &data[..],
+            "{name}"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! The `bucketgate` command: `run` the gateway, or `check-config` a file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -30,7 +30,7 @@ enum Command {
     CheckConfig { config: PathBuf },
 }
 
-fn load(path: &PathBuf) -> Result<(Config, Profile), String> {
+fn load(path: &Path) -> Result<(Config, Profile), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let profile = match &config.server.profile {
         None => Profile::spaces(),

@@ -150,8 +150,11 @@ s3_ops! {
     Unknown,
 }
 
+/// A sub-resource and the operations GET, PUT and DELETE perform on it.
+type SubResource = (&'static str, Option<S3Op>, Option<S3Op>, Option<S3Op>);
+
 /// Bucket sub-resources that name a configuration: `(query key, get, put, delete)`.
-const BUCKET_CONFIGS: &[(&str, Option<S3Op>, Option<S3Op>, Option<S3Op>)] = {
+const BUCKET_CONFIGS: &[SubResource] = {
     use S3Op::*;
     &[
         ("abac", Some(GetBucketAbac), Some(PutBucketAbac), None),
@@ -311,7 +314,7 @@ const BUCKET_ID_CONFIGS: &[(&str, S3Op, S3Op, S3Op, S3Op)] = {
 };
 
 /// Object sub-resources: `(query key, get, put, delete)`.
-const OBJECT_SUBRESOURCES: &[(&str, Option<S3Op>, Option<S3Op>, Option<S3Op>)] = {
+const OBJECT_SUBRESOURCES: &[SubResource] = {
     use S3Op::*;
     &[
         ("acl", Some(GetObjectAcl), Some(PutObjectAcl), None),
@@ -456,7 +459,15 @@ mod tests {
 
     /// Request lines from the AWS S3 API reference ("Request Syntax" of each operation), checked
     /// path-style and virtual-hosted.
-    const CASES: &[(&str, &str, &[(&str, &str)], S3Op)] = {
+    /// (method, request target, headers, expected operation)
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        S3Op,
+    );
+
+    const CASES: &[Case] = {
         use S3Op::*;
         &[
             ("GET", "/", &[], ListBuckets),

@@ -1,0 +1,201 @@
+//! Real command-line and Python clients through the gateway: the AWS CLI, boto3 and s3cmd
+//! (Signature V4), each doing what its users do every day.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("clients")
+        .join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/test.sh installs the clients)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+fn aws(args: &[&str]) -> Command {
+    let mut c = Command::new("aws");
+    c.args(["--endpoint-url", &gateway().endpoint(), "--region", REGION])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", MAIN.0)
+        .env("AWS_SECRET_ACCESS_KEY", MAIN.1)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    c
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn aws_cli_mb_cp_ls_sync_rm_rb() {
+    let b = bucket_name("awscli");
+    let dir = scratch("awscli");
+    let small = dir.join("small.txt");
+    let big = dir.join("big.bin");
+    std::fs::write(&small, b"hello from the aws cli").unwrap();
+    // Above the CLI's 8 MiB multipart threshold: CreateMultipartUpload, UploadPart, Complete.
+    std::fs::write(&big, pattern(20 * 1024 * 1024 + 17, 3)).unwrap();
+
+    run(&mut aws(&["s3", "mb", &format!("s3://{b}")]));
+    run(&mut aws(&[
+        "s3",
+        "cp",
+        small.to_str().unwrap(),
+        &format!("s3://{b}/docs/small.txt"),
+    ]));
+    run(&mut aws(&[
+        "s3",
+        "cp",
+        big.to_str().unwrap(),
+        &format!("s3://{b}/big.bin"),
+    ]));
+    let listing = run(&mut aws(&["s3", "ls", &format!("s3://{b}"), "--recursive"]));
+    assert!(
+        listing.contains("docs/small.txt") && listing.contains("big.bin"),
+        "{listing}"
+    );
+    let buckets = run(&mut aws(&["s3", "ls"]));
+    assert!(buckets.contains(&b), "{buckets}");
+
+    let back = dir.join("back.bin");
+    run(&mut aws(&[
+        "s3",
+        "cp",
+        &format!("s3://{b}/big.bin"),
+        back.to_str().unwrap(),
+    ]));
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&big).unwrap());
+
+    let head = run(&mut aws(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        &b,
+        "--key",
+        "big.bin",
+    ]));
+    assert!(head.contains("\"ContentLength\": 20971537"), "{head}");
+
+    let synced = scratch("awscli-sync");
+    run(&mut aws(&[
+        "s3",
+        "sync",
+        &format!("s3://{b}/docs"),
+        synced.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        std::fs::read(synced.join("small.txt")).unwrap(),
+        b"hello from the aws cli"
+    );
+
+    run(&mut aws(&["s3", "rm", &format!("s3://{b}"), "--recursive"]));
+    run(&mut aws(&["s3", "rb", &format!("s3://{b}")]));
+    let gone = aws(&["s3api", "head-bucket", "--bucket", &b])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success());
+}
+
+#[test]
+fn boto3_with_default_checksums_and_transfer_manager() {
+    let b = bucket_name("boto3");
+    let dir = scratch("boto3");
+    let big = dir.join("big.bin");
+    std::fs::write(&big, pattern(12 * 1024 * 1024 + 5, 9)).unwrap();
+    let script = r#"
+import sys, boto3, botocore
+endpoint, ak, sk, bucket, big = sys.argv[1:6]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="nyc3",
+                  aws_access_key_id=ak, aws_secret_access_key=sk)
+s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "nyc3"})
+s3.put_object(Bucket=bucket, Key="a.txt", Body=b"boto3 body", Metadata={"k": "v"})
+obj = s3.get_object(Bucket=bucket, Key="a.txt")
+assert obj["Body"].read() == b"boto3 body"
+assert obj["Metadata"] == {"k": "v"}, obj["Metadata"]
+s3.upload_file(big, bucket, "big.bin")
+s3.download_file(bucket, "big.bin", big + ".back")
+assert open(big, "rb").read() == open(big + ".back", "rb").read()
+keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+assert keys == ["a.txt", "big.bin"], keys
+url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "a.txt"}, ExpiresIn=60)
+import urllib.request
+assert urllib.request.urlopen(url).read() == b"boto3 body"
+try:
+    s3.get_bucket_encryption(Bucket=bucket)
+    raise SystemExit("expected NotImplemented")
+except botocore.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "NotImplemented", e.response
+s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a.txt"}, {"Key": "big.bin"}]})
+s3.delete_bucket(Bucket=bucket)
+print("boto3 ok", boto3.__version__)
+"#;
+    let out = run(Command::new("python3").args(["-c", script]).args([
+        &gateway().endpoint(),
+        MAIN.0,
+        MAIN.1,
+        &b,
+        big.to_str().unwrap(),
+    ]));
+    assert!(out.contains("boto3 ok"), "{out}");
+}
+
+#[test]
+fn s3cmd_signature_v4() {
+    let b = bucket_name("s3cmd");
+    let dir = scratch("s3cmd");
+    let cfg = dir.join("s3cfg");
+    let host = gateway().addr.to_string();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[default]\naccess_key = {}\nsecret_key = {}\nhost_base = {host}\nhost_bucket = {host}\n\
+             use_https = False\nbucket_location = {REGION}\nsignature_v2 = False\n",
+            MAIN.0, MAIN.1
+        ),
+    )
+    .unwrap();
+    let file = dir.join("f.txt");
+    std::fs::write(&file, b"s3cmd payload").unwrap();
+    let s3cmd = |args: &[&str]| {
+        let mut c = Command::new("s3cmd");
+        c.arg("-c").arg(&cfg).args(args);
+        c
+    };
+    run(&mut s3cmd(&["mb", &format!("s3://{b}")]));
+    run(&mut s3cmd(&[
+        "put",
+        file.to_str().unwrap(),
+        &format!("s3://{b}/dir/f.txt"),
+    ]));
+    let ls = run(&mut s3cmd(&["ls", "--recursive", &format!("s3://{b}")]));
+    assert!(ls.contains("dir/f.txt"), "{ls}");
+    let back = dir.join("back.txt");
+    let _ = std::fs::remove_file(&back);
+    run(&mut s3cmd(&[
+        "get",
+        &format!("s3://{b}/dir/f.txt"),
+        back.to_str().unwrap(),
+    ]));
+    assert_eq!(std::fs::read(&back).unwrap(), b"s3cmd payload");
+    run(&mut s3cmd(&["del", &format!("s3://{b}/dir/f.txt")]));
+    run(&mut s3cmd(&["rb", &format!("s3://{b}")]));
+}

@@ -47,7 +47,8 @@ pub struct User {
 /// Built anew on every (re)load, so a rotated secret never meets a stale cached key.
 pub struct CredentialStore {
     by_access_key: HashMap<String, Arc<User>>,
-    signing_keys: Cache<String, [u8; 32]>,
+    /// `None` derives every key anew (benchmarks measure the difference).
+    signing_keys: Option<Cache<String, [u8; 32]>>,
 }
 
 impl fmt::Debug for CredentialStore {
@@ -60,18 +61,30 @@ impl fmt::Debug for CredentialStore {
 
 impl CredentialStore {
     pub fn new(users: impl IntoIterator<Item = User>) -> Self {
-        let by_access_key = users
+        // A key lives one UTC day; clients near midnight may use yesterday's for a while.
+        let cache = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(26 * 3600))
+            .build();
+        CredentialStore {
+            by_access_key: Self::index(users),
+            signing_keys: Some(cache),
+        }
+    }
+
+    /// A store that derives every signing key anew: the baseline the cache is measured against.
+    pub fn uncached(users: impl IntoIterator<Item = User>) -> Self {
+        CredentialStore {
+            by_access_key: Self::index(users),
+            signing_keys: None,
+        }
+    }
+
+    fn index(users: impl IntoIterator<Item = User>) -> HashMap<String, Arc<User>> {
+        users
             .into_iter()
             .map(|u| (u.access_key.clone(), Arc::new(u)))
-            .collect();
-        CredentialStore {
-            by_access_key,
-            // A key lives one UTC day; clients near midnight may use yesterday's for a while.
-            signing_keys: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(26 * 3600))
-                .build(),
-        }
+            .collect()
     }
 
     pub fn user(&self, access_key: &str) -> Option<&Arc<User>> {
@@ -87,10 +100,14 @@ impl CredentialStore {
         region: &str,
         service: &str,
     ) -> [u8; 32] {
-        let cache_key = format!("{}/{date}/{region}/{service}", user.access_key);
-        self.signing_keys.get_with(cache_key, || {
-            derive_signing_key(&user.secret_key, time, region, service)
-        })
+        let derive = || derive_signing_key(&user.secret_key, time, region, service);
+        match &self.signing_keys {
+            Some(cache) => cache.get_with(
+                format!("{}/{date}/{region}/{service}", user.access_key),
+                derive,
+            ),
+            None => derive(),
+        }
     }
 
     /// Derives a signing key without the cache (benchmarks compare the two).

@@ -45,6 +45,8 @@ fn bench_header(c: &mut Criterion) {
     let parts = SignedParts {
         method: "GET",
         decoded_path: "/test.txt",
+        raw_path: "/test.txt",
+        host_bucket: None,
         query: &query,
         headers: &headers,
     };
@@ -74,6 +76,8 @@ fn bench_presigned(c: &mut Criterion) {
                 let parts = SignedParts {
                     method: "GET",
                     decoded_path: "/test.txt",
+                    raw_path: "/test.txt",
+                    host_bucket: None,
                     query: &query,
                     headers: &headers,
                 };

@@ -160,16 +160,27 @@ print("boto3 ok", boto3.__version__)
 
 #[test]
 fn s3cmd_signature_v4() {
-    let b = bucket_name("s3cmd");
-    let dir = scratch("s3cmd");
+    s3cmd_session("s3cmd-v4", false);
+}
+
+#[test]
+fn s3cmd_signature_v2() {
+    s3cmd_session("s3cmd-v2", true);
+}
+
+fn s3cmd_session(test: &str, v2: bool) {
+    let b = bucket_name(test);
+    let dir = scratch(test);
     let cfg = dir.join("s3cfg");
     let host = gateway().addr.to_string();
     std::fs::write(
         &cfg,
         format!(
             "[default]\naccess_key = {}\nsecret_key = {}\nhost_base = {host}\nhost_bucket = {host}\n\
-             use_https = False\nbucket_location = {REGION}\nsignature_v2 = False\n",
-            MAIN.0, MAIN.1
+             use_https = False\nbucket_location = {REGION}\nsignature_v2 = {}\n",
+            MAIN.0,
+            MAIN.1,
+            if v2 { "True" } else { "False" }
         ),
     )
     .unwrap();
@@ -198,4 +209,45 @@ fn s3cmd_signature_v4() {
     assert_eq!(std::fs::read(&back).unwrap(), b"s3cmd payload");
     run(&mut s3cmd(&["del", &format!("s3://{b}/dir/f.txt")]));
     run(&mut s3cmd(&["rb", &format!("s3://{b}")]));
+}
+
+/// Legacy SigV2 clients: boto3 with `signature_version="s3"` (object and bucket requests,
+/// listings included) and SigV2 presigned URLs.
+#[test]
+fn boto3_signature_v2() {
+    let b = bucket_name("boto3-v2");
+    let script = r#"
+import sys, urllib.request, boto3
+from botocore.client import Config
+endpoint, ak, sk, bucket = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="nyc3", aws_access_key_id=ak,
+                  aws_secret_access_key=sk, config=Config(signature_version="s3"))
+s3.create_bucket(Bucket=bucket)
+s3.put_object(Bucket=bucket, Key="v2/a b.txt", Body=b"signed with v2", Metadata={"who": "v2"})
+assert s3.get_object(Bucket=bucket, Key="v2/a b.txt")["Body"].read() == b"signed with v2"
+assert s3.head_object(Bucket=bucket, Key="v2/a b.txt")["Metadata"] == {"who": "v2"}
+assert [o["Key"] for o in s3.list_objects(Bucket=bucket)["Contents"]] == ["v2/a b.txt"]
+assert s3.list_objects_v2(Bucket=bucket, Prefix="v2/")["KeyCount"] == 1
+assert bucket in [x["Name"] for x in s3.list_buckets()["Buckets"]]
+url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "v2/a b.txt"}, ExpiresIn=60)
+assert "AWSAccessKeyId=" in url, url
+assert urllib.request.urlopen(url).read() == b"signed with v2"
+bad = boto3.client("s3", endpoint_url=endpoint, region_name="nyc3", aws_access_key_id=ak,
+                   aws_secret_access_key="wrong", config=Config(signature_version="s3"))
+try:
+    bad.list_objects(Bucket=bucket)
+    raise SystemExit("a wrong secret was accepted")
+except bad.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "SignatureDoesNotMatch", e.response
+s3.delete_object(Bucket=bucket, Key="v2/a b.txt")
+s3.delete_bucket(Bucket=bucket)
+print("boto3 v2 ok")
+"#;
+    let out = run(Command::new("python3").args(["-c", script]).args([
+        &gateway().endpoint(),
+        MAIN.0,
+        MAIN.1,
+        &b,
+    ]));
+    assert!(out.contains("boto3 v2 ok"), "{out}");
 }

@@ -117,6 +117,8 @@ fn verify(name: &str, presigned: bool) -> Result<(), String> {
     let parts = SignedParts {
         method: &v.method,
         decoded_path: &decoded_path,
+        raw_path: &v.raw_path,
+        host_bucket: None,
         query: &query,
         headers: &v.headers,
     };

@@ -6,6 +6,7 @@
 
 pub mod chunked;
 pub mod credentials;
+pub mod sigv2;
 pub mod sigv4;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub enum AuthScheme {
     Anonymous,
     SigV4Header,
     SigV4Query,
+    SigV2Header,
+    SigV2Query,
 }
 
 impl AuthScheme {
@@ -33,6 +36,8 @@ impl AuthScheme {
             AuthScheme::Anonymous => "anonymous",
             AuthScheme::SigV4Header => "sigv4-header",
             AuthScheme::SigV4Query => "sigv4-query",
+            AuthScheme::SigV2Header => "sigv2-header",
+            AuthScheme::SigV2Query => "sigv2-query",
         }
     }
 }
@@ -123,11 +128,13 @@ pub fn authenticate(
             payload: PayloadHash::Unsigned,
         });
     }
-    if req.query.has("AWSAccessKeyId") && req.query.has("Signature") {
-        return Err(s3_error!(
-            NotImplemented,
-            "Signature Version 2 query-string authentication is not supported by this gateway yet."
-        ));
+    if req.query.has("AWSAccessKeyId") || (req.query.has("Signature") && req.query.has("Expires")) {
+        let user = sigv2::verify_query(req, store, now)?;
+        return Ok(Identity {
+            user: Some(user),
+            scheme: AuthScheme::SigV2Query,
+            payload: PayloadHash::Unsigned,
+        });
     }
     Ok(Identity::anonymous())
 }
@@ -147,11 +154,14 @@ fn authenticate_header(
                 "Signature Version 4A (AWS4-ECDSA-P256-SHA256) is not supported."
             ));
         }
+        // SigV2 signs no body: the backend checks Content-MD5 when the client sent one.
         "AWS" => {
-            return Err(s3_error!(
-                NotImplemented,
-                "Signature Version 2 header authentication is not supported by this gateway yet."
-            ));
+            let user = sigv2::verify_header(req, value, store, now)?;
+            return Ok(Identity {
+                user: Some(user),
+                scheme: AuthScheme::SigV2Header,
+                payload: PayloadHash::Unsigned,
+            });
         }
         _ => {
             return Err(s3_error!(
@@ -266,6 +276,8 @@ mod tests {
         SignedParts {
             method: "GET",
             decoded_path: "/",
+            raw_path: "/",
+            host_bucket: None,
             query: q,
             headers: h,
         }

@@ -29,6 +29,10 @@ pub struct SignedParts<'a> {
     pub method: &'a str,
     /// The path as the client addressed it, percent-decoded once.
     pub decoded_path: &'a str,
+    /// The same path exactly as sent (SigV2 signs it undecoded).
+    pub raw_path: &'a str,
+    /// The bucket named by a virtual-hosted `Host` (SigV2 puts it in the canonical resource).
+    pub host_bucket: Option<&'a str>,
     pub query: &'a Query,
     pub headers: &'a HeaderMap,
 }
@@ -368,8 +372,18 @@ fn request_amz_date(headers: &HeaderMap) -> Result<String, S3Error> {
         .get(http::header::DATE)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(denied)?;
-    let t = httpdate::parse_http_date(date).map_err(|_| denied())?;
+    let t = parse_date_header(date).ok_or_else(denied)?;
     Ok(format_amz_date(t))
+}
+
+/// Parses a `Date` header: the HTTP date forms (`GMT`) or RFC 2822 with a numeric offset
+/// (`Tue, 27 Mar 2007 19:36:42 +0000`), which S3 clients also send.
+pub fn parse_date_header(value: &str) -> Option<SystemTime> {
+    httpdate::parse_http_date(value).ok().or_else(|| {
+        time::OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc2822)
+            .ok()
+            .map(SystemTime::from)
+    })
 }
 
 const AMZ_DATE: &[time::format_description::FormatItem<'static>] =
@@ -485,6 +499,8 @@ mod tests {
         let req = SignedParts {
             method: "GET",
             decoded_path: "/test.txt",
+            raw_path: "/test.txt",
+            host_bucket: None,
             query: &q,
             headers: &h,
         };
@@ -511,6 +527,8 @@ mod tests {
         let req = SignedParts {
             method: "PUT",
             decoded_path: "/test$file.text",
+            raw_path: "/test$file.text",
+            host_bucket: None,
             query: &q,
             headers: &h,
         };
@@ -537,6 +555,8 @@ mod tests {
         let req = SignedParts {
             method: "GET",
             decoded_path: "/",
+            raw_path: "/",
+            host_bucket: None,
             query: &q,
             headers: &h,
         };
@@ -556,6 +576,8 @@ mod tests {
         let req = SignedParts {
             method: "GET",
             decoded_path: "/",
+            raw_path: "/",
+            host_bucket: None,
             query: &q,
             headers: &h,
         };
@@ -571,6 +593,8 @@ mod tests {
         let req = SignedParts {
             method: "GET",
             decoded_path: "/test.txt",
+            raw_path: "/test.txt",
+            host_bucket: None,
             query: &q,
             headers: &h,
         };
@@ -595,6 +619,8 @@ mod tests {
         let req = SignedParts {
             method: "GET",
             decoded_path: "/test.txt",
+            raw_path: "/test.txt",
+            host_bucket: None,
             query: &q,
             headers: &h,
         };
@@ -611,6 +637,8 @@ mod tests {
         let req = SignedParts {
             method: "GET",
             decoded_path: "/",
+            raw_path: "/",
+            host_bucket: None,
             query: &q,
             headers: &h,
         };
@@ -650,6 +678,8 @@ mod tests {
             let req = SignedParts {
                 method: "GET",
                 decoded_path: "/",
+                raw_path: "/",
+                host_bucket: None,
                 query: &q,
                 headers: &h,
             };
@@ -670,6 +700,8 @@ mod tests {
         let req = SignedParts {
             method: "GET",
             decoded_path: "/",
+            raw_path: "/",
+            host_bucket: None,
             query: &q,
             headers: &h,
         };

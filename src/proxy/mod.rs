@@ -18,7 +18,7 @@ use pingora::{ErrorSource, ErrorType};
 use crate::auth::chunked::{ChecksumAlgorithm, ChunkedDecoder};
 use crate::auth::credentials::CredentialStore;
 use crate::auth::sigv4::SignedParts;
-use crate::auth::{self, PayloadHash, Streaming};
+use crate::auth::{self, AuthScheme, PayloadHash, Streaming};
 use crate::authz;
 use crate::config::Config;
 use crate::profile::Profile;
@@ -29,7 +29,7 @@ use crate::s3::request::{Addressing, HostRules, S3Request};
 use crate::s3::xml::CreateBucketConfiguration;
 use crate::s3_error;
 use crate::telemetry::RequestIds;
-use crate::upstream::{Backend, CLIENT_AUTH_PARAMS};
+use crate::upstream::{Backend, CLIENT_AUTH_PARAMS, SIGV2_QUERY_PARAMS};
 
 /// The largest control-plane body the gateway reads whole.
 pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
@@ -94,6 +94,10 @@ impl Gateway {
         let parts = SignedParts {
             method: header.method.as_str(),
             decoded_path: &request.decoded_path,
+            raw_path: header.uri.path(),
+            host_bucket: (request.addressing == Addressing::VirtualHost)
+                .then_some(request.bucket.as_deref())
+                .flatten(),
             query: &request.query,
             headers: &header.headers,
         };
@@ -125,7 +129,13 @@ impl Gateway {
                 .as_str()
                 .to_owned();
         }
-        let query = request.query.encoded(|n| CLIENT_AUTH_PARAMS.contains(&n));
+        let v2_query = ctx
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.scheme == AuthScheme::SigV2Query);
+        let query = request.query.encoded(|n| {
+            CLIENT_AUTH_PARAMS.contains(&n) || (v2_query && SIGV2_QUERY_PARAMS.contains(&n))
+        });
         ctx.backend_target = if query.is_empty() {
             request.backend_path()
         } else {

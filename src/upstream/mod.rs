@@ -37,6 +37,10 @@ pub const CLIENT_AUTH_PARAMS: &[&str] = &[
     "X-Amz-Content-Sha256",
 ];
 
+/// SigV2 presigned-URL parameters (only stripped from SigV2 presigned requests: `Expires` alone
+/// means nothing to S3, but nothing should be dropped that a client did not sign with).
+pub const SIGV2_QUERY_PARAMS: &[&str] = &["AWSAccessKeyId", "Expires", "Signature"];
+
 /// Client authentication headers the gateway replaces with its own.
 const CLIENT_AUTH_HEADERS: &[&str] = &[
     "authorization",

@@ -20,7 +20,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 
 echo "== build"
-cargo test --no-run --quiet
+cargo test --tests --no-run --quiet
 
 echo "== backend: Ceph RGW"
 if ! curl -s -o /dev/null -m 2 http://127.0.0.1:7480/; then
@@ -29,4 +29,11 @@ if ! curl -s -o /dev/null -m 2 http://127.0.0.1:7480/; then
 fi
 
 echo "== tests"
-cargo test "$@"
+log=$(mktemp)
+status=0
+cargo test --tests "$@" 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "bucketgate: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"

@@ -8,7 +8,7 @@
 # Objects live in the OSD's RAM (memstore): stopping the cluster loses them.
 #
 # Env overrides: RGW_DIR, RGW_PORT (7480), RGW_WEBSITE_PORT (0 = off), RGW_MON_V2_PORT (13300),
-# RGW_MON_V1_PORT (16789), RGW_WITH_MGR (0), RGW_MEMSTORE_BYTES (4 GiB), RGW_LC_DEBUG_INTERVAL (10),
+# RGW_MON_V1_PORT (16789), RGW_WITH_MGR (0), RGW_MEMSTORE_BYTES (8 GiB, held in RAM as used), RGW_LC_DEBUG_INTERVAL (10),
 # MAIN_ACCESS_KEY / MAIN_SECRET_KEY / ALT_ACCESS_KEY / ALT_SECRET_KEY (s3-tests defaults).
 set -euo pipefail
 
@@ -35,7 +35,7 @@ WEB_PORT="${RGW_WEBSITE_PORT:-0}"
 MON_V2="${RGW_MON_V2_PORT:-13300}"
 MON_V1="${RGW_MON_V1_PORT:-16789}"
 WITH_MGR="${RGW_WITH_MGR:-0}"
-MEMSTORE_BYTES="${RGW_MEMSTORE_BYTES:-4294967296}"
+MEMSTORE_BYTES="${RGW_MEMSTORE_BYTES:-8589934592}"
 LC_INTERVAL="${RGW_LC_DEBUG_INTERVAL:-10}"
 
 # s3-tests' well-known defaults, so ceph/s3-tests can be pointed at this too.
@@ -229,6 +229,10 @@ cat > "$CONF" <<EOF
   rgw enable static website = true
   rgw enable usage log = true
   rgw dynamic resharding = false
+  # Deleted objects' data is reclaimed by garbage collection; the default waits two hours,
+  # which lets a test suite that writes and deletes GiB-sized objects fill the in-RAM OSD.
+  rgw gc obj min wait = 30
+  rgw gc processor period = 30
 
 [client.rgw.a]
   rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1

@@ -288,3 +288,38 @@ async fn sdk_default_checksums_for_empty_and_small_streams() {
         );
     }
 }
+
+/// A whole (non-chunked) body with an `x-amz-checksum-crc32` header is verified by the gateway:
+/// the backend here would not check it.
+#[tokio::test]
+async fn whole_body_checksum_headers_are_verified() {
+    let b = bucket("whole-crc").await;
+    let host = gateway().addr.to_string();
+    let data = b"a body with a checksum header".repeat(5000);
+    for (key, crc, want) in [
+        ("ok.bin", crc32_base64(&data), 200),
+        ("bad.bin", crc32_base64(b"other"), 400),
+    ] {
+        let path = format!("/{b}/{key}");
+        let mut headers = sign_headers(
+            "PUT",
+            &host,
+            &path,
+            &[("x-amz-checksum-crc32", &crc)],
+            "UNSIGNED-PAYLOAD",
+            SystemTime::now(),
+            MAIN,
+        );
+        headers.extend([
+            ("host".into(), host.clone()),
+            ("x-amz-checksum-crc32".into(), crc.clone()),
+            ("content-length".into(), data.len().to_string()),
+        ]);
+        let (status, body) = send(&headers, &path, &data, false);
+        assert_eq!(status, want, "{key}: {body}");
+        if want == 400 {
+            assert_eq!(xml_tag(&body, "Code"), Some("BadDigest"));
+        }
+        assert_eq!(object_exists(&b, key).await, want == 200, "{key}");
+    }
+}

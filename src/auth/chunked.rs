@@ -11,10 +11,10 @@
 //! The decoder holds back the object's final byte until every signature, the trailer and the
 //! checksum have verified, so a bad stream is cut short and the backend never completes it.
 
-use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 
+use crate::auth::checksum::{Checksum, ChecksumAlgorithm};
 use crate::auth::sigv4::{hmac_sha256, signature_matches};
 use crate::s3::error::S3Error;
 use crate::s3_error;
@@ -40,89 +40,6 @@ impl std::fmt::Debug for ChunkSigning {
         f.debug_struct("ChunkSigning")
             .field("scope", &self.scope)
             .finish_non_exhaustive()
-    }
-}
-
-/// The trailing checksums S3 defines (`x-amz-trailer: x-amz-checksum-<alg>`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChecksumAlgorithm {
-    Crc32,
-    Crc32c,
-    Crc64Nvme,
-    Sha1,
-    Sha256,
-}
-
-impl ChecksumAlgorithm {
-    /// From the header name that carries it (`x-amz-checksum-crc32`, ...).
-    pub fn from_header(name: &str) -> Option<Self> {
-        Some(match name.trim().to_ascii_lowercase().as_str() {
-            "x-amz-checksum-crc32" => Self::Crc32,
-            "x-amz-checksum-crc32c" => Self::Crc32c,
-            "x-amz-checksum-crc64nvme" => Self::Crc64Nvme,
-            "x-amz-checksum-sha1" => Self::Sha1,
-            "x-amz-checksum-sha256" => Self::Sha256,
-            _ => return None,
-        })
-    }
-
-    pub fn header(self) -> &'static str {
-        match self {
-            Self::Crc32 => "x-amz-checksum-crc32",
-            Self::Crc32c => "x-amz-checksum-crc32c",
-            Self::Crc64Nvme => "x-amz-checksum-crc64nvme",
-            Self::Sha1 => "x-amz-checksum-sha1",
-            Self::Sha256 => "x-amz-checksum-sha256",
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Crc32 => "CRC32",
-            Self::Crc32c => "CRC32C",
-            Self::Crc64Nvme => "CRC64NVME",
-            Self::Sha1 => "SHA1",
-            Self::Sha256 => "SHA256",
-        }
-    }
-}
-
-/// A running checksum over decoded bytes.
-pub enum Checksum {
-    Crc(ChecksumAlgorithm, crc_fast::Digest),
-    Sha1(sha1::Sha1),
-    Sha256(Sha256),
-}
-
-impl Checksum {
-    pub fn new(alg: ChecksumAlgorithm) -> Self {
-        use crc_fast::CrcAlgorithm::*;
-        match alg {
-            ChecksumAlgorithm::Crc32 => Checksum::Crc(alg, crc_fast::Digest::new(Crc32IsoHdlc)),
-            ChecksumAlgorithm::Crc32c => Checksum::Crc(alg, crc_fast::Digest::new(Crc32Iscsi)),
-            ChecksumAlgorithm::Crc64Nvme => Checksum::Crc(alg, crc_fast::Digest::new(Crc64Nvme)),
-            ChecksumAlgorithm::Sha1 => Checksum::Sha1(sha1::Sha1::new()),
-            ChecksumAlgorithm::Sha256 => Checksum::Sha256(Sha256::new()),
-        }
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        match self {
-            Checksum::Crc(_, d) => d.update(data),
-            Checksum::Sha1(h) => h.update(data),
-            Checksum::Sha256(h) => h.update(data),
-        }
-    }
-
-    /// The value as S3 transmits it: base64 of the big-endian digest.
-    pub fn finish_base64(self) -> String {
-        let bytes = match self {
-            Checksum::Crc(ChecksumAlgorithm::Crc64Nvme, d) => d.finalize().to_be_bytes().to_vec(),
-            Checksum::Crc(_, d) => (d.finalize() as u32).to_be_bytes().to_vec(),
-            Checksum::Sha1(h) => h.finalize().to_vec(),
-            Checksum::Sha256(h) => h.finalize().to_vec(),
-        };
-        base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 }
 

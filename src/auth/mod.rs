@@ -4,6 +4,8 @@
 //! parameters (SigV4), or nothing (anonymous). The payload hash the client signed is kept, because
 //! re-signing for the backend signs that same hash and lets the backend check the body.
 
+pub mod body;
+pub mod checksum;
 pub mod chunked;
 pub mod credentials;
 pub mod sigv2;

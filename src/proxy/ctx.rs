@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use crate::auth::Identity;
-use crate::auth::chunked::ChunkedDecoder;
+use crate::auth::body::BodyVerifier;
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
@@ -21,8 +21,10 @@ pub struct RequestCtx {
     pub backend_payload_hash: String,
     /// The gateway consumed the body itself (a small control-plane document) and forwards none.
     pub body_consumed: bool,
-    /// Decodes and verifies an aws-chunked body on its way to the backend.
-    pub decoder: Option<ChunkedDecoder>,
+    /// Verifies the body on its way to the backend (aws-chunked decoding, or a checksum).
+    pub body_verifier: Option<BodyVerifier>,
+    /// For aws-chunked bodies: `x-amz-decoded-content-length`, the length the backend gets.
+    pub decoded_length: Option<u64>,
     /// The error answered by the gateway itself, if any (for the access log).
     pub error: Option<S3Error>,
 }
@@ -38,7 +40,8 @@ impl RequestCtx {
             backend_target: String::new(),
             backend_payload_hash: String::new(),
             body_consumed: false,
-            decoder: None,
+            body_verifier: None,
+            decoded_length: None,
             error: None,
         }
     }

@@ -15,7 +15,9 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 
-use crate::auth::chunked::{ChecksumAlgorithm, ChunkedDecoder};
+use crate::auth::body::BodyVerifier;
+use crate::auth::checksum::{BodyChecksum, ChecksumAlgorithm};
+use crate::auth::chunked::ChunkedDecoder;
 use crate::auth::credentials::CredentialStore;
 use crate::auth::sigv4::SignedParts;
 use crate::auth::{self, AuthScheme, PayloadHash, Streaming};
@@ -106,17 +108,23 @@ impl Gateway {
         self.profile.admit(ctx.op)?;
 
         ctx.backend_payload_hash = identity.payload.as_str().to_owned();
-        if let PayloadHash::Streaming(streaming) = &identity.payload {
-            let mut decoder = chunked_decoder(&header.headers, streaming)?;
-            if decoder.decoded_length() == 0 {
-                // Nothing would hold the backend back from completing an empty body, so an empty
-                // aws-chunked body is verified whole before anything is forwarded.
+        let verifier = match &identity.payload {
+            PayloadHash::Streaming(streaming) => {
+                let decoder = chunked_decoder(&header.headers, streaming)?;
+                ctx.decoded_length = Some(decoder.decoded_length());
+                Some(BodyVerifier::Chunked(decoder))
+            }
+            _ => BodyChecksum::from_headers(&header.headers)?.map(BodyVerifier::Checksum),
+        };
+        if let Some(verifier) = verifier {
+            if ctx.decoded_length == Some(0) || session.is_body_empty() {
+                // Nothing would hold the backend back from completing an empty body, so it is
+                // verified whole before anything is forwarded.
                 let body = read_control_body(session).await?;
-                decoder.feed(body)?;
-                decoder.finish()?;
-                ctx.body_consumed = true;
+                verifier.verify_whole(body)?;
+                ctx.body_consumed = ctx.decoded_length.is_some();
             } else {
-                ctx.decoder = Some(decoder);
+                ctx.body_verifier = Some(verifier);
             }
         }
         ctx.identity = Some(identity);
@@ -296,15 +304,12 @@ impl ProxyHttp for Gateway {
             upstream.remove_header(&http::header::CONTENT_TYPE);
             upstream.insert_header(http::header::CONTENT_LENGTH, "0")?;
         }
-        if let Some(decoder) = &ctx.decoder {
+        if let Some(decoded_length) = ctx.decoded_length.filter(|_| !ctx.body_consumed) {
             // The backend gets the decoded bytes with an exact length, nothing of the framing.
             upstream.remove_header(&http::header::TRANSFER_ENCODING);
             upstream.remove_header("x-amz-decoded-content-length");
             upstream.remove_header("x-amz-trailer");
-            upstream.insert_header(
-                http::header::CONTENT_LENGTH,
-                decoder.decoded_length().to_string(),
-            )?;
+            upstream.insert_header(http::header::CONTENT_LENGTH, decoded_length.to_string())?;
             let encoding = upstream
                 .headers
                 .get(http::header::CONTENT_ENCODING)
@@ -329,8 +334,9 @@ impl ProxyHttp for Gateway {
             .map_err(|e| Error::explain(ErrorType::InternalError, e.to_string()))
     }
 
-    /// aws-chunked bodies are decoded and verified piece by piece; a failure cuts the upstream
-    /// request short (its final byte is still held back), so the backend stores nothing.
+    /// aws-chunked bodies are decoded and verified piece by piece, whole bodies checked against
+    /// their `x-amz-checksum-*`; a failure cuts the upstream request short (its tail is still held
+    /// back), so the backend stores nothing.
     async fn request_body_filter(
         &self,
         _session: &mut Session,
@@ -338,29 +344,12 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let Some(decoder) = ctx.decoder.as_mut() else {
+        let Some(verifier) = ctx.body_verifier.as_mut() else {
             return Ok(());
         };
-        let mut decode = || -> Result<Bytes, S3Error> {
-            let mut out = match body.take() {
-                Some(piece) => decoder.feed(piece)?,
-                None => Bytes::new(),
-            };
-            if end_of_stream {
-                let last = decoder.finish()?;
-                if out.is_empty() {
-                    out = last;
-                } else if !last.is_empty() {
-                    let mut joined = BytesMut::from(&out[..]);
-                    joined.extend_from_slice(&last);
-                    out = joined.freeze();
-                }
-            }
-            Ok(out)
-        };
-        match decode() {
+        match verifier.filter(body.take(), end_of_stream) {
             Ok(out) => {
-                *body = (!out.is_empty()).then_some(out);
+                *body = out;
                 Ok(())
             }
             Err(err) => {
@@ -383,7 +372,7 @@ impl ProxyHttp for Gateway {
         client_reused: bool,
     ) -> Box<pingora::Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
-        if ctx.decoder.is_some()
+        if ctx.body_verifier.is_some()
             || !session.req_header().method.is_idempotent()
             || session.as_ref().retry_buffer_truncated()
         {

@@ -6,11 +6,15 @@ use bytes::{Bytes, BytesMut};
 use crate::auth::checksum::BodyChecksum;
 use crate::auth::chunked::ChunkedDecoder;
 use crate::s3::error::S3Error;
+use crate::s3::form::FileExtractor;
 
 /// The verifier of one request body.
 pub enum BodyVerifier {
-    Chunked(ChunkedDecoder),
+    // Boxed: the decoder's hashing state dwarfs the other verifiers.
+    Chunked(Box<ChunkedDecoder>),
     Checksum(BodyChecksum),
+    /// A browser POST form: only the file part's content goes on.
+    Form(FileExtractor),
 }
 
 impl BodyVerifier {
@@ -25,6 +29,7 @@ impl BodyVerifier {
             (_, None) => Bytes::new(),
             (BodyVerifier::Chunked(d), Some(p)) => d.feed(p)?,
             (BodyVerifier::Checksum(c), Some(p)) => c.feed(p),
+            (BodyVerifier::Form(f), Some(p)) => f.feed(p)?,
         };
         if end_of_stream {
             let tail = self.finish()?;
@@ -44,6 +49,7 @@ impl BodyVerifier {
         match self {
             BodyVerifier::Chunked(d) => d.finish(),
             BodyVerifier::Checksum(c) => c.finish(),
+            BodyVerifier::Form(f) => f.finish(),
         }
     }
 }

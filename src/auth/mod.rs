@@ -8,6 +8,7 @@ pub mod body;
 pub mod checksum;
 pub mod chunked;
 pub mod credentials;
+pub mod post_policy;
 pub mod sigv2;
 pub mod sigv4;
 
@@ -29,6 +30,10 @@ pub enum AuthScheme {
     SigV4Query,
     SigV2Header,
     SigV2Query,
+    /// A browser form signed with SigV4 (`x-amz-signature` over the policy).
+    PostV4,
+    /// A browser form signed with SigV2 (`signature` over the policy).
+    PostV2,
 }
 
 impl AuthScheme {
@@ -40,6 +45,8 @@ impl AuthScheme {
             AuthScheme::SigV4Query => "sigv4-query",
             AuthScheme::SigV2Header => "sigv2-header",
             AuthScheme::SigV2Query => "sigv2-query",
+            AuthScheme::PostV4 => "post-sigv4",
+            AuthScheme::PostV2 => "post-sigv2",
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct RequestCtx {
     pub body_verifier: Option<BodyVerifier>,
     /// For aws-chunked bodies: `x-amz-decoded-content-length`, the length the backend gets.
     pub decoded_length: Option<u64>,
+    /// A browser POST upload, forwarded as a PutObject.
+    pub post: Option<PostUpload>,
     /// The error answered by the gateway itself, if any (for the access log).
     pub error: Option<S3Error>,
 }
@@ -41,8 +43,18 @@ impl RequestCtx {
             backend_payload_hash: String::new(),
             body_consumed: false,
             body_verifier: None,
+            post: None,
             decoded_length: None,
             error: None,
         }
     }
+}
+
+/// What a verified POST form turns into on its way to the backend, and how it answers.
+pub struct PostUpload {
+    pub bucket: String,
+    pub key: String,
+    pub file_length: u64,
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub success: crate::s3::form::PostSuccess,
 }

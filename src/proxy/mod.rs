@@ -19,15 +19,18 @@ use crate::auth::body::BodyVerifier;
 use crate::auth::checksum::{BodyChecksum, ChecksumAlgorithm};
 use crate::auth::chunked::ChunkedDecoder;
 use crate::auth::credentials::CredentialStore;
+use crate::auth::sigv4;
 use crate::auth::sigv4::SignedParts;
-use crate::auth::{self, AuthScheme, PayloadHash, Streaming};
+use crate::auth::{self, AuthScheme, Identity, PayloadHash, Streaming, post_policy};
 use crate::authz;
 use crate::config::Config;
 use crate::profile::Profile;
-use crate::proxy::ctx::RequestCtx;
+use crate::proxy::ctx::{PostUpload, RequestCtx};
 use crate::s3::error::S3Error;
+use crate::s3::form;
 use crate::s3::op::S3Op;
 use crate::s3::request::{Addressing, HostRules, S3Request};
+use crate::s3::uri;
 use crate::s3::xml::CreateBucketConfiguration;
 use crate::s3_error;
 use crate::telemetry::RequestIds;
@@ -86,6 +89,9 @@ impl Gateway {
         ctx: &mut RequestCtx,
         request: &S3Request,
     ) -> Result<bool, S3Error> {
+        if ctx.op == S3Op::PostObject {
+            return self.admit_post(session, ctx, request).await;
+        }
         if request.addressing == Addressing::Website {
             return Err(s3_error!(
                 NotImplemented,
@@ -112,7 +118,7 @@ impl Gateway {
             PayloadHash::Streaming(streaming) => {
                 let decoder = chunked_decoder(&header.headers, streaming)?;
                 ctx.decoded_length = Some(decoder.decoded_length());
-                Some(BodyVerifier::Chunked(decoder))
+                Some(BodyVerifier::Chunked(Box::new(decoder)))
             }
             _ => BodyChecksum::from_headers(&header.headers)?.map(BodyVerifier::Checksum),
         };
@@ -149,6 +155,89 @@ impl Gateway {
         } else {
             format!("{}?{query}", request.backend_path())
         };
+        Ok(true)
+    }
+
+    /// A browser POST upload: the form's fields are read (they precede the file), its signature
+    /// and policy verified, and the file part is forwarded as a PutObject of exactly its length.
+    async fn admit_post(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+    ) -> Result<bool, S3Error> {
+        let header = session.req_header();
+        let bucket = request.bucket.clone().unwrap_or_default();
+        let content_type = header
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let boundary = form::boundary(content_type).ok_or_else(|| {
+            s3_error!(
+                MalformedPOSTRequest,
+                "The body of your POST request is not well-formed multipart/form-data: no boundary."
+            )
+        })?;
+        let content_length: u64 = header
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| {
+                s3_error!(
+                    MissingContentLength,
+                    "You must provide the Content-Length HTTP header."
+                )
+            })?;
+        // What is read here is replayed through `request_body_filter` from pingora's retry
+        // buffer (64 KiB), where the file extractor skips it again.
+        session.as_mut().enable_retry_buffering();
+        let preamble = read_form_preamble(session, &boundary).await?;
+        let verified =
+            post_policy::verify(&preamble, &bucket, &self.credentials, SystemTime::now())?;
+        let identity = Identity {
+            user: Some(verified.user.clone()),
+            scheme: if verified.signature_v2 {
+                AuthScheme::PostV2
+            } else {
+                AuthScheme::PostV4
+            },
+            payload: PayloadHash::Unsigned,
+        };
+        authz::authorize(&identity, ctx.op)?;
+        self.profile.admit(ctx.op)?;
+        ctx.identity = Some(identity);
+        let extractor = form::FileExtractor::new(&preamble, &boundary, content_length)?;
+        let file_length = extractor.file_length();
+        if let Some((min, max)) = verified.length_range {
+            if file_length > max {
+                return Err(s3_error!(
+                    EntityTooLarge,
+                    "Your proposed upload exceeds the maximum allowed size ({max} bytes)."
+                ));
+            }
+            if file_length < min {
+                return Err(s3_error!(
+                    EntityTooSmall,
+                    "Your proposed upload is smaller than the minimum allowed size ({min} bytes)."
+                ));
+            }
+        }
+        ctx.post = Some(PostUpload {
+            file_length,
+            headers: form::object_headers(&preamble)?,
+            success: form::PostSuccess::from_form(&preamble),
+            bucket: bucket.clone(),
+            key: verified.key.clone(),
+        });
+        ctx.body_verifier = Some(BodyVerifier::Form(extractor));
+        ctx.backend_payload_hash = sigv4::UNSIGNED_PAYLOAD.to_owned();
+        ctx.backend_target = format!(
+            "/{}/{}",
+            uri::encode_component(&bucket),
+            uri::encode_path(&verified.key)
+        );
         Ok(true)
     }
 
@@ -220,6 +309,54 @@ fn chunked_decoder(
 }
 
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// The most form data the gateway reads before the file part (it must fit pingora's 64 KiB
+/// retry buffer, which replays it).
+const MAX_POST_PREAMBLE: usize = 60 * 1024;
+
+/// Reads a POST form up to the start of its file part.
+async fn read_form_preamble(
+    session: &mut Session,
+    boundary: &str,
+) -> Result<form::Preamble, S3Error> {
+    let too_big = || {
+        s3_error!(
+            MaxPostPreDataLengthExceeded,
+            "Your POST request fields preceding the upload file were too large."
+        )
+    };
+    let io =
+        |e: Box<pingora::Error>| s3_error!(IncompleteBody, "Could not read the request body: {e}");
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        session.write_continue_response().await.map_err(io)?;
+    }
+    let mut buf = BytesMut::new();
+    loop {
+        if let Some(preamble) = form::parse_preamble(&buf, boundary)? {
+            if session.as_ref().retry_buffer_truncated() {
+                return Err(too_big());
+            }
+            return Ok(preamble);
+        }
+        if buf.len() > MAX_POST_PREAMBLE {
+            return Err(too_big());
+        }
+        match session.read_request_body().await.map_err(io)? {
+            Some(chunk) => buf.extend_from_slice(&chunk),
+            None => {
+                return Err(s3_error!(
+                    MalformedPOSTRequest,
+                    "The body of your POST request is not well-formed multipart/form-data: no file part."
+                ));
+            }
+        }
+    }
+}
 
 /// Reads a small request body whole, answering `100 Continue` first if the client waits for it.
 async fn read_control_body(session: &mut Session) -> Result<Bytes, S3Error> {
@@ -304,6 +441,21 @@ impl ProxyHttp for Gateway {
             upstream.remove_header(&http::header::CONTENT_TYPE);
             upstream.insert_header(http::header::CONTENT_LENGTH, "0")?;
         }
+        if let Some(post) = &ctx.post {
+            // The form becomes a PutObject of the file part, with the form's object headers.
+            upstream.set_method(http::Method::PUT);
+            for name in [
+                http::header::CONTENT_TYPE,
+                http::header::EXPECT,
+                http::header::TRANSFER_ENCODING,
+            ] {
+                upstream.remove_header(&name);
+            }
+            upstream.insert_header(http::header::CONTENT_LENGTH, post.file_length.to_string())?;
+            for (name, value) in &post.headers {
+                upstream.insert_header(name.clone(), value.clone())?;
+            }
+        }
         if let Some(decoded_length) = ctx.decoded_length.filter(|_| !ctx.body_consumed) {
             // The backend gets the decoded bytes with an exact length, nothing of the framing.
             upstream.remove_header(&http::header::TRANSFER_ENCODING);
@@ -386,11 +538,45 @@ impl ProxyHttp for Gateway {
     /// The gateway's request id replaces the backend's, so clients and our logs share one id.
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        if let Some(post) = ctx.post.as_ref()
+            && resp.status == http::StatusCode::OK
+        {
+            let host = session
+                .req_header()
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            if let Some(document) = post_success(post, resp, &host)? {
+                // The backend's answer to the PUT has no body to put the document in: the
+                // gateway writes the whole 201 itself, and pingora skips its own header write.
+                let headers: Vec<(http::HeaderName, String)> =
+                    [http::header::ETAG, http::header::LOCATION]
+                        .into_iter()
+                        .filter_map(|n| {
+                            resp.headers
+                                .get(&n)
+                                .and_then(|v| v.to_str().ok())
+                                .map(|v| (n, v.to_owned()))
+                        })
+                        .collect();
+                respond::send_with_headers(
+                    session,
+                    ctx,
+                    201,
+                    "application/xml",
+                    &headers,
+                    document,
+                )
+                .await?;
+            }
+        }
         Ok(())
     }
 
@@ -462,6 +648,48 @@ impl ProxyHttp for Gateway {
             "request"
         );
     }
+}
+
+/// Turns the backend's 200 for the PutObject into the answer the form asked for; returns the
+/// `PostResponse` document when the form asked for a 201.
+fn post_success(post: &PostUpload, resp: &mut ResponseHeader, host: &str) -> Result<Option<Bytes>> {
+    let etag = resp
+        .headers
+        .get(http::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let location = format!(
+        "http://{host}/{}/{}",
+        uri::encode_component(&post.bucket),
+        uri::encode_path(&post.key)
+    );
+    resp.insert_header(http::header::LOCATION, location.as_str())?;
+    match &post.success {
+        form::PostSuccess::Empty(status) => {
+            resp.set_status(*status)?;
+            if *status == 204 {
+                resp.remove_header(&http::header::CONTENT_LENGTH);
+            }
+        }
+        form::PostSuccess::Created => {
+            let document = form::post_response_xml(&location, &post.bucket, &post.key, &etag);
+            return Ok(Some(Bytes::from(document)));
+        }
+        form::PostSuccess::Redirect(url) => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let target = format!(
+                "{url}{sep}bucket={}&key={}&etag={}",
+                uri::encode_component(&post.bucket),
+                uri::encode_component(&post.key),
+                uri::encode_component(&etag)
+            );
+            resp.set_status(303)?;
+            resp.insert_header(http::header::LOCATION, target.as_str())?;
+            resp.insert_header(http::header::CONTENT_LENGTH, "0")?;
+        }
+    }
+    Ok(None)
 }
 
 /// Maps a pingora failure to the S3 error the client sees, or `None` when the client is gone.

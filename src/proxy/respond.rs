@@ -33,8 +33,23 @@ pub async fn send(
     content_type: &str,
     body: Bytes,
 ) -> pingora::Result<()> {
+    send_with_headers(session, ctx, status, content_type, &[], body).await
+}
+
+/// [`send`] with extra response headers.
+pub async fn send_with_headers(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    status: u16,
+    content_type: &str,
+    headers: &[(http::HeaderName, String)],
+    body: Bytes,
+) -> pingora::Result<()> {
     let head = session.req_header().method == Method::HEAD;
-    let mut resp = ResponseHeader::build(status, Some(4))?;
+    let mut resp = ResponseHeader::build(status, Some(4 + headers.len()))?;
+    for (name, value) in headers {
+        resp.insert_header(name.clone(), value.as_str())?;
+    }
     resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
     resp.insert_header(
         http::header::CONTENT_LENGTH,

@@ -19,6 +19,7 @@ pub enum S3ErrorCode {
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     EntityTooLarge,
+    EntityTooSmall,
     IncompleteBody,
     InternalError,
     InvalidAccessKeyId,
@@ -26,10 +27,13 @@ pub enum S3ErrorCode {
     InvalidBucketName,
     InvalidDigest,
     InvalidLocationConstraint,
+    InvalidPolicyDocument,
     InvalidRequest,
     InvalidURI,
     KeyTooLongError,
+    MalformedPOSTRequest,
     MalformedXML,
+    MaxPostPreDataLengthExceeded,
     MaxMessageLengthExceeded,
     MethodNotAllowed,
     MissingContentLength,
@@ -55,6 +59,7 @@ impl S3ErrorCode {
             BucketAlreadyExists => "BucketAlreadyExists",
             BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
             EntityTooLarge => "EntityTooLarge",
+            EntityTooSmall => "EntityTooSmall",
             IncompleteBody => "IncompleteBody",
             InternalError => "InternalError",
             InvalidAccessKeyId => "InvalidAccessKeyId",
@@ -62,10 +67,13 @@ impl S3ErrorCode {
             InvalidBucketName => "InvalidBucketName",
             InvalidDigest => "InvalidDigest",
             InvalidLocationConstraint => "InvalidLocationConstraint",
+            InvalidPolicyDocument => "InvalidPolicyDocument",
             InvalidRequest => "InvalidRequest",
             InvalidURI => "InvalidURI",
             KeyTooLongError => "KeyTooLongError",
+            MalformedPOSTRequest => "MalformedPOSTRequest",
             MalformedXML => "MalformedXML",
+            MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceeded",
             MaxMessageLengthExceeded => "MaxMessageLengthExceeded",
             MethodNotAllowed => "MethodNotAllowed",
             MissingContentLength => "MissingContentLength",
@@ -98,15 +106,19 @@ impl S3ErrorCode {
             | AuthorizationQueryParametersError
             | BadDigest
             | EntityTooLarge
+            | EntityTooSmall
             | IncompleteBody
             | InvalidArgument
             | InvalidBucketName
             | InvalidDigest
             | InvalidLocationConstraint
+            | InvalidPolicyDocument
             | InvalidRequest
             | InvalidURI
             | KeyTooLongError
+            | MalformedPOSTRequest
             | MalformedXML
+            | MaxPostPreDataLengthExceeded
             | MaxMessageLengthExceeded
             | MissingSecurityHeader
             | XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,

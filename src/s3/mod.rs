@@ -1,6 +1,7 @@
 //! The S3 protocol model: pure functions and types, no I/O.
 
 pub mod error;
+pub mod form;
 pub mod names;
 pub mod op;
 pub mod request;

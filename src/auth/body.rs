@@ -10,9 +10,9 @@ use crate::s3::form::FileExtractor;
 
 /// The verifier of one request body.
 pub enum BodyVerifier {
-    // Boxed: the decoder's hashing state dwarfs the other verifiers.
+    // Boxed: hashing state dwarfs the form extractor.
     Chunked(Box<ChunkedDecoder>),
-    Checksum(BodyChecksum),
+    Checksum(Box<BodyChecksum>),
     /// A browser POST form: only the file part's content goes on.
     Form(FileExtractor),
 }

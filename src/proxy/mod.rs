@@ -120,7 +120,8 @@ impl Gateway {
                 ctx.decoded_length = Some(decoder.decoded_length());
                 Some(BodyVerifier::Chunked(Box::new(decoder)))
             }
-            _ => BodyChecksum::from_headers(&header.headers)?.map(BodyVerifier::Checksum),
+            _ => BodyChecksum::from_headers(&header.headers)?
+                .map(|c| BodyVerifier::Checksum(Box::new(c))),
         };
         if let Some(verifier) = verifier {
             if ctx.decoded_length == Some(0) || session.is_body_empty() {

@@ -361,3 +361,61 @@ async fn unreachable_backend_is_503_service_unavailable_not_a_hang() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+fn presigned_target(p: &aws_sdk_s3::presigning::PresignedRequest) -> String {
+    let uri: http::Uri = p.uri().parse().unwrap();
+    uri.path_and_query().unwrap().as_str().to_owned()
+}
+
+/// Presigned HEAD, DELETE and multipart part uploads, as a browser or curl would use them.
+#[tokio::test]
+async fn presigned_head_delete_and_part_upload() {
+    let b = bucket_name("presign-more");
+    ensure_bucket(&b).await;
+    let c = client(MAIN);
+    let gw = gateway();
+    let host = vec![("host".to_owned(), gw.addr.to_string())];
+    let cfg = || PresigningConfig::expires_in(Duration::from_secs(60)).unwrap();
+
+    let head = c.head_object().bucket(&b).key("hello.txt").presigned(cfg()).await.unwrap();
+    let (status, _, _) = raw_request(gw.addr, &format_request("HEAD", &presigned_target(&head), &host, b""));
+    assert_eq!(status, 200);
+
+    let up = c.create_multipart_upload().bucket(&b).key("parts.bin").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let part = c.upload_part().bucket(&b).key("parts.bin").upload_id(id).part_number(1).presigned(cfg()).await.unwrap();
+    let mut headers = host.clone();
+    headers.push(("content-length".into(), "10".into()));
+    let (status, head_text, _) = raw_request(gw.addr, &format_request("PUT", &presigned_target(&part), &headers, b"0123456789"));
+    assert_eq!(status, 200, "{head_text}");
+    let parts = c.list_parts().bucket(&b).key("parts.bin").upload_id(id).send().await.unwrap();
+    assert_eq!(parts.parts().first().and_then(|p| p.size()), Some(10));
+    c.abort_multipart_upload().bucket(&b).key("parts.bin").upload_id(id).send().await.unwrap();
+
+    let delete = c.delete_object().bucket(&b).key("hello.txt").presigned(cfg()).await.unwrap();
+    let (status, _, _) = raw_request(gw.addr, &format_request("DELETE", &presigned_target(&delete), &host, b""));
+    assert_eq!(status, 204);
+    assert!(c.head_object().bucket(&b).key("hello.txt").send().await.is_err());
+}
+
+/// Content-MD5 passes through and the backend checks it: a wrong digest stores nothing.
+#[tokio::test]
+async fn content_md5_is_checked_end_to_end() {
+    let b = bucket_name("md5");
+    ensure_bucket(&b).await;
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let path = format!("/{b}/md5.txt");
+    // base64(md5("something else")), not of the body sent.
+    let wrong = "YjE0YmM1MTJkZDdmMTc2Nw==";
+    let mut headers = sign_headers("PUT", &host, &path, &[("content-md5", wrong)], "UNSIGNED-PAYLOAD", SystemTime::now(), MAIN);
+    headers.extend([
+        ("host".into(), host.clone()),
+        ("content-md5".into(), wrong.into()),
+        ("content-length".into(), "5".into()),
+    ]);
+    let (status, _, body) = raw_request(gw.addr, &format_request("PUT", &path, &headers, b"hello"));
+    assert_eq!(status, 400, "{body}");
+    assert!(matches!(xml_tag(&body, "Code"), Some("BadDigest" | "InvalidDigest")), "{body}");
+    assert!(client(MAIN).head_object().bucket(&b).key("md5.txt").send().await.is_err());
+}

@@ -377,25 +377,80 @@ async fn presigned_head_delete_and_part_upload() {
     let host = vec![("host".to_owned(), gw.addr.to_string())];
     let cfg = || PresigningConfig::expires_in(Duration::from_secs(60)).unwrap();
 
-    let head = c.head_object().bucket(&b).key("hello.txt").presigned(cfg()).await.unwrap();
-    let (status, _, _) = raw_request(gw.addr, &format_request("HEAD", &presigned_target(&head), &host, b""));
+    let head = c
+        .head_object()
+        .bucket(&b)
+        .key("hello.txt")
+        .presigned(cfg())
+        .await
+        .unwrap();
+    let (status, _, _) = raw_request(
+        gw.addr,
+        &format_request("HEAD", &presigned_target(&head), &host, b""),
+    );
     assert_eq!(status, 200);
 
-    let up = c.create_multipart_upload().bucket(&b).key("parts.bin").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("parts.bin")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap();
-    let part = c.upload_part().bucket(&b).key("parts.bin").upload_id(id).part_number(1).presigned(cfg()).await.unwrap();
+    let part = c
+        .upload_part()
+        .bucket(&b)
+        .key("parts.bin")
+        .upload_id(id)
+        .part_number(1)
+        .presigned(cfg())
+        .await
+        .unwrap();
     let mut headers = host.clone();
     headers.push(("content-length".into(), "10".into()));
-    let (status, head_text, _) = raw_request(gw.addr, &format_request("PUT", &presigned_target(&part), &headers, b"0123456789"));
+    let (status, head_text, _) = raw_request(
+        gw.addr,
+        &format_request("PUT", &presigned_target(&part), &headers, b"0123456789"),
+    );
     assert_eq!(status, 200, "{head_text}");
-    let parts = c.list_parts().bucket(&b).key("parts.bin").upload_id(id).send().await.unwrap();
+    let parts = c
+        .list_parts()
+        .bucket(&b)
+        .key("parts.bin")
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(parts.parts().first().and_then(|p| p.size()), Some(10));
-    c.abort_multipart_upload().bucket(&b).key("parts.bin").upload_id(id).send().await.unwrap();
+    c.abort_multipart_upload()
+        .bucket(&b)
+        .key("parts.bin")
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap();
 
-    let delete = c.delete_object().bucket(&b).key("hello.txt").presigned(cfg()).await.unwrap();
-    let (status, _, _) = raw_request(gw.addr, &format_request("DELETE", &presigned_target(&delete), &host, b""));
+    let delete = c
+        .delete_object()
+        .bucket(&b)
+        .key("hello.txt")
+        .presigned(cfg())
+        .await
+        .unwrap();
+    let (status, _, _) = raw_request(
+        gw.addr,
+        &format_request("DELETE", &presigned_target(&delete), &host, b""),
+    );
     assert_eq!(status, 204);
-    assert!(c.head_object().bucket(&b).key("hello.txt").send().await.is_err());
+    assert!(
+        c.head_object()
+            .bucket(&b)
+            .key("hello.txt")
+            .send()
+            .await
+            .is_err()
+    );
 }
 
 /// Content-MD5 passes through and the backend checks it: a wrong digest stores nothing.
@@ -408,7 +463,15 @@ async fn content_md5_is_checked_end_to_end() {
     let path = format!("/{b}/md5.txt");
     // base64(md5("something else")), not of the body sent.
     let wrong = "YjE0YmM1MTJkZDdmMTc2Nw==";
-    let mut headers = sign_headers("PUT", &host, &path, &[("content-md5", wrong)], "UNSIGNED-PAYLOAD", SystemTime::now(), MAIN);
+    let mut headers = sign_headers(
+        "PUT",
+        &host,
+        &path,
+        &[("content-md5", wrong)],
+        "UNSIGNED-PAYLOAD",
+        SystemTime::now(),
+        MAIN,
+    );
     headers.extend([
         ("host".into(), host.clone()),
         ("content-md5".into(), wrong.into()),
@@ -416,6 +479,17 @@ async fn content_md5_is_checked_end_to_end() {
     ]);
     let (status, _, body) = raw_request(gw.addr, &format_request("PUT", &path, &headers, b"hello"));
     assert_eq!(status, 400, "{body}");
-    assert!(matches!(xml_tag(&body, "Code"), Some("BadDigest" | "InvalidDigest")), "{body}");
-    assert!(client(MAIN).head_object().bucket(&b).key("md5.txt").send().await.is_err());
+    assert!(
+        matches!(xml_tag(&body, "Code"), Some("BadDigest" | "InvalidDigest")),
+        "{body}"
+    );
+    assert!(
+        client(MAIN)
+            .head_object()
+            .bucket(&b)
+            .key("md5.txt")
+            .send()
+            .await
+            .is_err()
+    );
 }

@@ -6,10 +6,12 @@
 
 use std::collections::HashMap;
 
+use http::HeaderMap;
 use serde::Deserialize;
 
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
+use crate::s3::request::S3Request;
 use crate::s3_error;
 
 /// The built-in DigitalOcean Spaces profile.
@@ -34,6 +36,36 @@ pub enum Verdict {
 struct RawProfile {
     name: String,
     operations: HashMap<String, Verdict>,
+    acl: AclRules,
+    encryption: EncryptionRules,
+    limits: Limits,
+}
+
+/// Which access-control elements requests may carry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AclRules {
+    /// Canned ACLs accepted in `x-amz-acl`.
+    pub canned: Vec<String>,
+}
+
+/// Which server-side encryption modes requests may ask for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionRules {
+    /// Customer-provided keys (SSE-C). SSE-S3 and SSE-KMS are never passed on.
+    pub sse_c: bool,
+}
+
+/// Size and count limits, each answered with its AWS error.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_key_bytes: usize,
+    pub max_metadata_bytes: usize,
+    pub max_put_bytes: u64,
+    pub max_part_number: u32,
+    pub max_buckets_per_user: usize,
 }
 
 /// A loaded, complete profile.
@@ -41,6 +73,9 @@ struct RawProfile {
 pub struct Profile {
     pub name: String,
     verdicts: HashMap<S3Op, Verdict>,
+    pub acl: AclRules,
+    pub encryption: EncryptionRules,
+    pub limits: Limits,
 }
 
 impl Profile {
@@ -69,6 +104,9 @@ impl Profile {
         Ok(Profile {
             name: raw.name,
             verdicts,
+            acl: raw.acl,
+            encryption: raw.encryption,
+            limits: raw.limits,
         })
     }
 
@@ -105,6 +143,136 @@ impl Profile {
         }
     }
 
+    /// Checks what a request carries against the profile's element rules and limits: canned
+    /// ACLs, grant headers, encryption modes, object lock and MFA, key and metadata sizes, part
+    /// numbers, body size and bucket names.
+    pub fn check_request(
+        &self,
+        op: S3Op,
+        request: &S3Request,
+        headers: &HeaderMap,
+    ) -> Result<(), S3Error> {
+        use S3Op::*;
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if let Some(acl) = header("x-amz-acl")
+            && !self.acl.canned.iter().any(|c| c == acl)
+        {
+            return Err(s3_error!(
+                NotImplemented,
+                "The canned ACL {acl:?} is not supported; use one of: {}.",
+                self.acl.canned.join(", ")
+            ));
+        }
+        for name in headers.keys().map(|n| n.as_str()) {
+            if name.starts_with("x-amz-grant-") {
+                return Err(s3_error!(
+                    NotImplemented,
+                    "ACL grant headers ({name}) are not supported; use a canned ACL."
+                ));
+            }
+            if name.starts_with("x-amz-object-lock-") || name == "x-amz-bucket-object-lock-enabled"
+            {
+                return Err(s3_error!(
+                    NotImplemented,
+                    "Object Lock ({name}) is not supported."
+                ));
+            }
+            if name == "x-amz-mfa" {
+                return Err(s3_error!(
+                    NotImplemented,
+                    "MFA delete (x-amz-mfa) is not supported."
+                ));
+            }
+            if matches!(
+                name,
+                "x-amz-server-side-encryption"
+                    | "x-amz-server-side-encryption-aws-kms-key-id"
+                    | "x-amz-server-side-encryption-context"
+                    | "x-amz-server-side-encryption-bucket-key-enabled"
+            ) {
+                let mode = header(name).unwrap_or("");
+                return Err(s3_error!(
+                    NotImplemented,
+                    "Server-side encryption {name}: {mode} (SSE-S3/SSE-KMS) is not supported; only SSE-C is."
+                ));
+            }
+            if !self.encryption.sse_c && name.starts_with("x-amz-server-side-encryption-customer-")
+            {
+                return Err(s3_error!(
+                    NotImplemented,
+                    "Server-side encryption with customer keys is not supported."
+                ));
+            }
+        }
+        if op == CreateBucket
+            && let Some(bucket) = &request.bucket
+            && !crate::s3::names::is_valid_bucket_name(bucket)
+        {
+            return Err(s3_error!(
+                InvalidBucketName,
+                "The specified bucket is not valid: {bucket:?}."
+            ));
+        }
+        if let Some(key) = &request.key
+            && key.len() > self.limits.max_key_bytes
+        {
+            return Err(s3_error!(
+                KeyTooLongError,
+                "Your key is too long: {} bytes, at most {}.",
+                key.len(),
+                self.limits.max_key_bytes
+            ));
+        }
+        if matches!(
+            op,
+            PutObject | CopyObject | CreateMultipartUpload | PostObject
+        ) {
+            let metadata: usize = headers
+                .iter()
+                .filter_map(|(n, v)| {
+                    n.as_str()
+                        .strip_prefix("x-amz-meta-")
+                        .map(|k| k.len() + v.len())
+                })
+                .sum();
+            if metadata > self.limits.max_metadata_bytes {
+                return Err(s3_error!(
+                    MetadataTooLarge,
+                    "Your metadata headers exceed the maximum allowed metadata size ({metadata} bytes; at most {}).",
+                    self.limits.max_metadata_bytes
+                ));
+            }
+        }
+        if matches!(op, PutObject | UploadPart) {
+            let length = header("x-amz-decoded-content-length")
+                .or_else(|| header("content-length"))
+                .and_then(|v| v.parse::<u64>().ok());
+            if let Some(length) = length
+                && length > self.limits.max_put_bytes
+            {
+                return Err(s3_error!(
+                    EntityTooLarge,
+                    "Your proposed upload exceeds the maximum allowed size ({length} bytes; at most {}).",
+                    self.limits.max_put_bytes
+                ));
+            }
+        }
+        if matches!(op, UploadPart | UploadPartCopy) {
+            let part = request
+                .query
+                .get("partNumber")
+                .and_then(|p| p.parse::<u32>().ok());
+            if !part.is_some_and(|p| (1..=self.limits.max_part_number).contains(&p)) {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "Part number must be an integer between 1 and {}, inclusive.",
+                    self.limits.max_part_number
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Every operation with its verdict, sorted by name (the README's compatibility matrix).
     pub fn table(&self) -> Vec<(S3Op, Verdict)> {
         let mut rows: Vec<_> = self.verdicts.iter().map(|(o, v)| (*o, *v)).collect();
@@ -116,6 +284,7 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::s3::request::HostRules;
 
     #[test]
     fn the_spaces_profile_covers_every_operation() {
@@ -135,19 +304,150 @@ mod tests {
         );
     }
 
+    fn check(op: S3Op, target: &str, headers: &[(&str, &str)]) -> Result<(), S3Error> {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let request =
+            S3Request::parse(&HostRules::new("nyc3", "example.test"), "h", path, query).unwrap();
+        let mut map = HeaderMap::new();
+        for (n, v) in headers {
+            map.insert(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        Profile::spaces().check_request(op, &request, &map)
+    }
+
+    fn code(r: Result<(), S3Error>) -> String {
+        r.map_or_else(|e| e.code().as_str().to_owned(), |()| "ok".to_owned())
+    }
+
+    #[test]
+    fn element_rules_answer_not_implemented_naming_the_element() {
+        assert_eq!(
+            code(check(
+                S3Op::PutObject,
+                "/b/k",
+                &[("x-amz-acl", "public-read")]
+            )),
+            "ok"
+        );
+        assert_eq!(
+            code(check(S3Op::PutObject, "/b/k", &[("x-amz-acl", "private")])),
+            "ok"
+        );
+        let e = check(
+            S3Op::PutObject,
+            "/b/k",
+            &[("x-amz-acl", "authenticated-read")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            (
+                e.code().as_str(),
+                e.message().contains("authenticated-read")
+            ),
+            ("NotImplemented", true)
+        );
+        let e = check(S3Op::PutObject, "/b/k", &[("x-amz-grant-read", "id=x")]).unwrap_err();
+        assert!(e.message().contains("x-amz-grant-read"));
+        let e = check(
+            S3Op::PutObject,
+            "/b/k",
+            &[("x-amz-server-side-encryption", "aws:kms")],
+        )
+        .unwrap_err();
+        assert_eq!(e.code().as_str(), "NotImplemented");
+        assert_eq!(
+            code(check(
+                S3Op::PutObject,
+                "/b/k",
+                &[("x-amz-server-side-encryption-customer-algorithm", "AES256")]
+            )),
+            "ok"
+        );
+        assert_eq!(
+            code(check(
+                S3Op::CreateBucket,
+                "/b",
+                &[("x-amz-bucket-object-lock-enabled", "true")]
+            )),
+            "NotImplemented"
+        );
+        assert_eq!(
+            code(check(
+                S3Op::DeleteObject,
+                "/b/k",
+                &[("x-amz-mfa", "123 456")]
+            )),
+            "NotImplemented"
+        );
+    }
+
+    #[test]
+    fn limits_answer_their_aws_errors() {
+        assert_eq!(
+            code(check(S3Op::CreateBucket, "/Bad_Name", &[])),
+            "InvalidBucketName"
+        );
+        assert_eq!(code(check(S3Op::CreateBucket, "/good-name", &[])), "ok");
+        let long = format!("/b/{}", "k".repeat(1025));
+        assert_eq!(code(check(S3Op::PutObject, &long, &[])), "KeyTooLongError");
+        let value = "v".repeat(2048);
+        assert_eq!(
+            code(check(S3Op::PutObject, "/b/k", &[("x-amz-meta-a", &value)])),
+            "MetadataTooLarge"
+        );
+        assert_eq!(
+            code(check(
+                S3Op::PutObject,
+                "/b/k",
+                &[("content-length", "5368709121")]
+            )),
+            "EntityTooLarge"
+        );
+        assert_eq!(
+            code(check(
+                S3Op::PutObject,
+                "/b/k",
+                &[("content-length", "5368709120")]
+            )),
+            "ok"
+        );
+        assert_eq!(
+            code(check(
+                S3Op::UploadPart,
+                "/b/k?partNumber=10001&uploadId=u",
+                &[]
+            )),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            code(check(S3Op::UploadPart, "/b/k?partNumber=0&uploadId=u", &[])),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            code(check(
+                S3Op::UploadPart,
+                "/b/k?partNumber=10000&uploadId=u",
+                &[]
+            )),
+            "ok"
+        );
+    }
+
     #[test]
     fn incomplete_and_misspelt_profiles_are_refused() {
-        let e =
-            Profile::from_toml("name = \"x\"\n[operations]\nPutObject = \"proxy\"\n").unwrap_err();
+        let e = Profile::from_toml(&SPACES.replace("GetObject = \"proxy\"\n", "")).unwrap_err();
         assert!(
             e.contains("no verdict for") && e.contains("GetObject"),
             "{e}"
         );
+        let e = Profile::from_toml(&SPACES.replace("GetObject = ", "GetObjekt = ")).unwrap_err();
+        assert!(e.contains("GetObjekt"), "{e}");
         let e =
-            Profile::from_toml("name = \"x\"\n[operations]\nPutObjekt = \"proxy\"\n").unwrap_err();
-        assert!(e.contains("PutObjekt"), "{e}");
-        let e =
-            Profile::from_toml("name = \"x\"\n[operations]\nPutObject = \"maybe\"\n").unwrap_err();
+            Profile::from_toml(&SPACES.replace("GetObject = \"proxy\"", "GetObject = \"maybe\""))
+                .unwrap_err();
         assert!(e.contains("maybe"), "{e}");
     }
 }

@@ -112,6 +112,8 @@ impl Gateway {
         let identity = auth::authenticate(&parts, &self.credentials, SystemTime::now())?;
         authz::authorize(&identity, ctx.op)?;
         self.profile.admit(ctx.op)?;
+        self.profile
+            .check_request(ctx.op, request, &header.headers)?;
 
         ctx.backend_payload_hash = identity.payload.as_str().to_owned();
         let verifier = match &identity.payload {
@@ -225,9 +227,16 @@ impl Gateway {
                 ));
             }
         }
+        let headers = form::object_headers(&preamble)?;
+        let as_put = S3Request {
+            key: Some(verified.key.clone()),
+            ..request.clone()
+        };
+        self.profile
+            .check_request(ctx.op, &as_put, &headers.iter().cloned().collect())?;
         ctx.post = Some(PostUpload {
             file_length,
-            headers: form::object_headers(&preamble)?,
+            headers,
             success: form::PostSuccess::from_form(&preamble),
             bucket: bucket.clone(),
             key: verified.key.clone(),

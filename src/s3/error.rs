@@ -33,6 +33,7 @@ pub enum S3ErrorCode {
     KeyTooLongError,
     MalformedPOSTRequest,
     MalformedXML,
+    MetadataTooLarge,
     MaxPostPreDataLengthExceeded,
     MaxMessageLengthExceeded,
     MethodNotAllowed,
@@ -44,6 +45,7 @@ pub enum S3ErrorCode {
     ServiceUnavailable,
     SignatureDoesNotMatch,
     SlowDown,
+    TooManyBuckets,
     XAmzContentSHA256Mismatch,
 }
 
@@ -73,6 +75,7 @@ impl S3ErrorCode {
             KeyTooLongError => "KeyTooLongError",
             MalformedPOSTRequest => "MalformedPOSTRequest",
             MalformedXML => "MalformedXML",
+            MetadataTooLarge => "MetadataTooLarge",
             MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceeded",
             MaxMessageLengthExceeded => "MaxMessageLengthExceeded",
             MethodNotAllowed => "MethodNotAllowed",
@@ -84,6 +87,7 @@ impl S3ErrorCode {
             ServiceUnavailable => "ServiceUnavailable",
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
             SlowDown => "SlowDown",
+            TooManyBuckets => "TooManyBuckets",
             XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
         }
     }
@@ -118,6 +122,8 @@ impl S3ErrorCode {
             | KeyTooLongError
             | MalformedPOSTRequest
             | MalformedXML
+            | MetadataTooLarge
+            | TooManyBuckets
             | MaxPostPreDataLengthExceeded
             | MaxMessageLengthExceeded
             | MissingSecurityHeader

@@ -10,5 +10,6 @@ pub mod config;
 pub mod profile;
 pub mod proxy;
 pub mod s3;
+pub mod state;
 pub mod telemetry;
 pub mod upstream;

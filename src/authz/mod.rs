@@ -1,12 +1,16 @@
 //! May they: the decision made after authentication and before anything reaches the backend.
 //!
-//! Today the rule is that every configured user may use every admitted operation and anonymous
-//! callers may use none; ownership, ACLs and bucket policies refine it (see the issue tracker).
+//! Anonymous callers may use nothing (public reads come with ACLs); a bucket belongs to the user
+//! who created it through the gateway, and only its owner may use it. A bucket the gateway has
+//! no record of does not exist for clients — the system bucket and buckets made behind the
+//! gateway's back included.
 
 use crate::auth::Identity;
+use crate::auth::credentials::User;
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
 use crate::s3_error;
+use crate::state::StateStore;
 
 /// Decides whether `identity` may perform `op`.
 pub fn authorize(identity: &Identity, op: S3Op) -> Result<(), S3Error> {
@@ -20,9 +24,40 @@ pub fn authorize(identity: &Identity, op: S3Op) -> Result<(), S3Error> {
     Ok(())
 }
 
+/// Requires `user` to own `bucket`: 404 NoSuchBucket when the gateway knows no such bucket,
+/// 403 AccessDenied when someone else owns it.
+pub async fn require_owner(state: &StateStore, user: &User, bucket: &str) -> Result<(), S3Error> {
+    match state.bucket(bucket).await? {
+        None => Err(
+            s3_error!(NoSuchBucket, "The specified bucket does not exist.")
+                .with_resource(format!("/{bucket}")),
+        ),
+        Some(record) if record.owner != user.id => Err(s3_error!(AccessDenied, "Access Denied")),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The bucket named by `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded).
+pub fn copy_source_bucket(value: &str) -> Option<String> {
+    let decoded = crate::s3::uri::decode(value).ok()?;
+    let path = decoded.strip_prefix('/').unwrap_or(&decoded);
+    let bucket = path.split('/').next()?;
+    (!bucket.is_empty()).then(|| bucket.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_sources() {
+        assert_eq!(copy_source_bucket("/src/a%20b.txt").as_deref(), Some("src"));
+        assert_eq!(
+            copy_source_bucket("src/k?versionId=1").as_deref(),
+            Some("src")
+        );
+        assert_eq!(copy_source_bucket("/"), None);
+    }
 
     #[test]
     fn anonymous_is_denied() {

@@ -31,6 +31,7 @@ struct RawServer {
     threads: Option<usize>,
     profile: Option<PathBuf>,
     grace_period_seconds: Option<u64>,
+    state_cache_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +89,9 @@ pub struct ServerConfig {
     /// A profile file replacing the built-in `policies/spaces.toml`.
     pub profile: Option<PathBuf>,
     pub grace_period_seconds: u64,
+    /// How long state read from the backend (bucket owners, ACLs) is trusted before re-reading:
+    /// the bound on how stale another replica's change can look here.
+    pub state_cache_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -268,6 +272,7 @@ fn validate_server(raw: RawServer, base: &Path, p: &mut Problems) -> Option<Serv
         threads,
         profile: raw.profile.map(|f| base.join(f)),
         grace_period_seconds: raw.grace_period_seconds.unwrap_or(30),
+        state_cache_seconds: raw.state_cache_seconds.unwrap_or(5),
     })
 }
 

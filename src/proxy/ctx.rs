@@ -25,6 +25,8 @@ pub struct RequestCtx {
     pub body_verifier: Option<BodyVerifier>,
     /// For aws-chunked bodies: `x-amz-decoded-content-length`, the length the backend gets.
     pub decoded_length: Option<u64>,
+    /// The bucket this CreateBucket claimed in the gateway's state (released if it fails).
+    pub claimed_bucket: Option<String>,
     /// A browser POST upload, forwarded as a PutObject.
     pub post: Option<PostUpload>,
     /// The error answered by the gateway itself, if any (for the access log).
@@ -44,6 +46,7 @@ impl RequestCtx {
             body_consumed: false,
             body_verifier: None,
             post: None,
+            claimed_bucket: None,
             decoded_length: None,
             error: None,
         }

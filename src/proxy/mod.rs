@@ -19,6 +19,7 @@ use crate::auth::body::BodyVerifier;
 use crate::auth::checksum::{BodyChecksum, ChecksumAlgorithm};
 use crate::auth::chunked::ChunkedDecoder;
 use crate::auth::credentials::CredentialStore;
+use crate::auth::credentials::User;
 use crate::auth::sigv4;
 use crate::auth::sigv4::SignedParts;
 use crate::auth::{self, AuthScheme, Identity, PayloadHash, Streaming, post_policy};
@@ -31,9 +32,12 @@ use crate::s3::form;
 use crate::s3::op::S3Op;
 use crate::s3::request::{Addressing, HostRules, S3Request};
 use crate::s3::uri;
+use crate::s3::xml;
 use crate::s3::xml::CreateBucketConfiguration;
 use crate::s3_error;
+use crate::state::{BucketRecord, CannedAcl, StateStore};
 use crate::telemetry::RequestIds;
+use crate::upstream::client::BackendClient;
 use crate::upstream::{Backend, CLIENT_AUTH_PARAMS, SIGV2_QUERY_PARAMS};
 
 /// The largest control-plane body the gateway reads whole.
@@ -45,18 +49,29 @@ pub struct Gateway {
     region: String,
     credentials: CredentialStore,
     profile: Profile,
-    backend: Backend,
+    backend: Arc<Backend>,
+    client: Arc<BackendClient>,
+    state: StateStore,
     request_ids: RequestIds,
 }
 
 impl Gateway {
     pub fn new(config: &Config, profile: Profile) -> std::io::Result<Gateway> {
+        let backend = Arc::new(Backend::new(config.backend.clone())?);
+        let client = Arc::new(BackendClient::new(backend.clone()));
+        let state = StateStore::new(
+            client.clone(),
+            config.backend.system_bucket.clone(),
+            std::time::Duration::from_secs(config.server.state_cache_seconds),
+        );
         Ok(Gateway {
             hosts: HostRules::new(&config.server.region, &config.server.domain),
             region: config.server.region.clone(),
             credentials: CredentialStore::new(config.users.iter().cloned()),
             profile,
-            backend: Backend::new(config.backend.clone())?,
+            backend,
+            client,
+            state,
             request_ids: RequestIds::new(),
         })
     }
@@ -114,6 +129,35 @@ impl Gateway {
         self.profile.admit(ctx.op)?;
         self.profile
             .check_request(ctx.op, request, &header.headers)?;
+        if let Some(user) = identity.user.clone() {
+            let acl = header
+                .headers
+                .get("x-amz-acl")
+                .and_then(|v| v.to_str().ok())
+                .and_then(CannedAcl::parse)
+                .unwrap_or_default();
+            let copy_source = header
+                .headers
+                .get("x-amz-copy-source")
+                .and_then(|v| v.to_str().ok())
+                .and_then(authz::copy_source_bucket);
+            match (ctx.op, &request.bucket) {
+                (S3Op::ListBuckets, _) => {
+                    ctx.identity = Some(identity);
+                    self.list_buckets(session, ctx, &user).await?;
+                    return Ok(false);
+                }
+                (S3Op::CreateBucket, Some(bucket)) => {
+                    self.claim_bucket(ctx, bucket, &user, acl).await?
+                }
+                (_, Some(bucket)) => authz::require_owner(&self.state, &user, bucket).await?,
+                (_, None) => {}
+            }
+            if let Some(source) = copy_source {
+                authz::require_owner(&self.state, &user, &source).await?;
+            }
+        }
+        let header = session.req_header();
 
         ctx.backend_payload_hash = identity.payload.as_str().to_owned();
         let verifier = match &identity.payload {
@@ -209,6 +253,7 @@ impl Gateway {
             payload: PayloadHash::Unsigned,
         };
         authz::authorize(&identity, ctx.op)?;
+        authz::require_owner(&self.state, &verified.user, &bucket).await?;
         self.profile.admit(ctx.op)?;
         ctx.identity = Some(identity);
         let extractor = form::FileExtractor::new(&preamble, &boundary, content_length)?;
@@ -249,6 +294,120 @@ impl Gateway {
             uri::encode_path(&verified.key)
         );
         Ok(true)
+    }
+
+    /// ListBuckets, answered by the gateway: the backend's buckets that the caller owns.
+    async fn list_buckets(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        user: &User,
+    ) -> Result<(), S3Error> {
+        let r = self
+            .client
+            .send(http::Method::GET, "/", &[], Bytes::new())
+            .await?;
+        if !r.is_success() {
+            return Err(s3_error!(
+                ServiceUnavailable,
+                "The storage backend could not list buckets ({}); please retry.",
+                r.status
+            ));
+        }
+        let all: xml::ListAllMyBuckets = xml::parse(&r.body)?;
+        let mine: std::collections::HashSet<String> =
+            self.state.buckets_of(&user.id).await?.into_iter().collect();
+        let listed: Vec<xml::ListedBucket> = all
+            .buckets
+            .bucket
+            .into_iter()
+            .filter(|b| mine.contains(&b.name))
+            .collect();
+        let document = xml::list_buckets_result(&user.id, &user.display_name, &listed);
+        respond::send(session, ctx, 200, "application/xml", Bytes::from(document))
+            .await
+            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+    }
+
+    /// CreateBucket: the name must be free (no record, and not a backend bucket the gateway does
+    /// not know) and the caller under the bucket limit. The record is written before the backend
+    /// creates the bucket, and removed again in `logging` if the backend refuses.
+    async fn claim_bucket(
+        &self,
+        ctx: &mut RequestCtx,
+        bucket: &str,
+        user: &User,
+        acl: CannedAcl,
+    ) -> Result<(), S3Error> {
+        if let Some(record) = self.state.bucket(bucket).await? {
+            return Err(if record.owner == user.id {
+                s3_error!(
+                    BucketAlreadyOwnedByYou,
+                    "Your previous request to create the named bucket succeeded and you already own it."
+                )
+            } else {
+                s3_error!(
+                    BucketAlreadyExists,
+                    "The requested bucket name is not available. Please select a different name and try again."
+                )
+            });
+        }
+        let probe = self
+            .client
+            .send(
+                http::Method::HEAD,
+                &format!("/{}", uri::encode_component(bucket)),
+                &[],
+                Bytes::new(),
+            )
+            .await?;
+        if probe.status != 404 {
+            return Err(s3_error!(
+                BucketAlreadyExists,
+                "The requested bucket name is not available. Please select a different name and try again."
+            ));
+        }
+        let owned = self.state.buckets_of(&user.id).await?.len();
+        if owned >= self.profile.limits.max_buckets_per_user {
+            return Err(s3_error!(
+                TooManyBuckets,
+                "You have attempted to create more buckets than allowed ({}).",
+                self.profile.limits.max_buckets_per_user
+            ));
+        }
+        self.state
+            .put_bucket(
+                bucket,
+                &BucketRecord {
+                    owner: user.id.clone(),
+                    acl,
+                },
+            )
+            .await?;
+        ctx.claimed_bucket = Some(bucket.to_owned());
+        Ok(())
+    }
+
+    /// After the backend answered: a refused CreateBucket gives its claim back; a deleted
+    /// bucket loses its record.
+    async fn settle_state(&self, ctx: &RequestCtx, status: u16) {
+        let owner = ctx
+            .identity
+            .as_ref()
+            .and_then(|i| i.user.as_ref())
+            .map(|u| u.id.clone());
+        let bucket = ctx.request.as_ref().and_then(|r| r.bucket.clone());
+        let (Some(owner), Some(bucket)) = (owner, bucket) else {
+            return;
+        };
+        let release = match ctx.op {
+            S3Op::CreateBucket => ctx.claimed_bucket.is_some() && !(200..300).contains(&status),
+            S3Op::DeleteBucket => status == 204,
+            _ => false,
+        };
+        if release && let Err(e) = self.state.delete_bucket(&bucket, &owner).await {
+            tracing::warn!(request_id = %ctx.request_id, "could not update the state of bucket {bucket}: {e}");
+        }
     }
 
     /// `CreateBucket` may name this gateway's region (or none); any other region is refused as
@@ -636,6 +795,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        self.settle_state(ctx, status).await;
         let user = ctx
             .identity
             .as_ref()

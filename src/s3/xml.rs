@@ -59,3 +59,75 @@ mod tests {
         assert_eq!(e.code(), crate::s3::error::S3ErrorCode::MalformedXML);
     }
 }
+
+/// Parses an S3 XML document the backend sent.
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, S3Error> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| s3_error!(InternalError, "The backend sent XML that is not UTF-8."))?;
+    quick_xml::de::from_str(text).map_err(|e| {
+        s3_error!(
+            InternalError,
+            "The backend sent XML the gateway cannot read: {e}"
+        )
+    })
+}
+
+/// One page of a ListObjectsV2 answer (only what the gateway reads).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListObjectsV2Page {
+    #[serde(rename = "Contents", default)]
+    pub contents: Vec<ListedObject>,
+    #[serde(rename = "IsTruncated", default)]
+    pub is_truncated: bool,
+    #[serde(rename = "NextContinuationToken", default)]
+    pub next_continuation_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListedObject {
+    #[serde(rename = "Key")]
+    pub key: String,
+}
+
+/// A ListBuckets answer (`ListAllMyBucketsResult`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListAllMyBuckets {
+    #[serde(rename = "Buckets", default)]
+    pub buckets: BucketList,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct BucketList {
+    #[serde(rename = "Bucket", default)]
+    pub bucket: Vec<ListedBucket>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListedBucket {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "CreationDate", default)]
+    pub creation_date: String,
+}
+
+/// The ListBuckets answer the gateway writes: the caller's buckets, the caller as owner.
+pub fn list_buckets_result(owner_id: &str, owner_name: &str, buckets: &[ListedBucket]) -> String {
+    use quick_xml::escape::escape;
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+    );
+    out.push_str(&format!(
+        "<Owner><ID>{}</ID><DisplayName>{}</DisplayName></Owner><Buckets>",
+        escape(owner_id),
+        escape(owner_name)
+    ));
+    for b in buckets {
+        out.push_str(&format!(
+            "<Bucket><Name>{}</Name><CreationDate>{}</CreationDate></Bucket>",
+            escape(&b.name),
+            escape(&b.creation_date)
+        ));
+    }
+    out.push_str("</Buckets></ListAllMyBucketsResult>");
+    out
+}

@@ -5,6 +5,7 @@
 //! credential, over the same payload hash the client signed, so the backend still verifies the
 //! body without the gateway hashing it.
 
+pub mod client;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 

@@ -1,0 +1,229 @@
+//! The gateway's own state, kept in the backend so replicas share it.
+//!
+//! Bucket records live in the system bucket (`[backend] system_bucket`): `buckets/<name>` holds
+//! the owner and canned ACL as JSON; `owners/<user>/<name>` is an empty index object, so a user's
+//! buckets are one listing away. Reads are cached for `[server] state_cache_seconds` (default 5):
+//! a change made through one replica is honoured by every other replica within that bound, and
+//! at once by the replica that made it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+use moka::sync::Cache;
+use serde::{Deserialize, Serialize};
+
+use crate::s3::error::S3Error;
+use crate::s3::uri;
+use crate::s3_error;
+use crate::upstream::client::BackendClient;
+
+/// A canned ACL the profile accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CannedAcl {
+    #[default]
+    Private,
+    PublicRead,
+}
+
+impl CannedAcl {
+    pub fn parse(value: &str) -> Option<CannedAcl> {
+        match value {
+            "private" => Some(CannedAcl::Private),
+            "public-read" => Some(CannedAcl::PublicRead),
+            _ => None,
+        }
+    }
+}
+
+/// What the gateway knows about a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketRecord {
+    /// The user id of the bucket's owner.
+    pub owner: String,
+    #[serde(default)]
+    pub acl: CannedAcl,
+}
+
+/// Reads and writes state documents through the backend, with a read cache.
+pub struct StateStore {
+    client: Arc<BackendClient>,
+    system_bucket: String,
+    buckets: Cache<String, Option<Arc<BucketRecord>>>,
+}
+
+impl StateStore {
+    pub fn new(client: Arc<BackendClient>, system_bucket: String, ttl: Duration) -> Self {
+        StateStore {
+            client,
+            system_bucket,
+            buckets: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    pub fn system_bucket(&self) -> &str {
+        &self.system_bucket
+    }
+
+    fn object_path(&self, key: &str) -> String {
+        format!(
+            "/{}/{}",
+            uri::encode_component(&self.system_bucket),
+            uri::encode_path(key)
+        )
+    }
+
+    /// Creates the system bucket if it does not exist yet (at start-up).
+    pub async fn ensure_system_bucket(&self) -> Result<(), S3Error> {
+        let path = format!("/{}", uri::encode_component(&self.system_bucket));
+        let r = self
+            .client
+            .send(Method::PUT, &path, &[], Bytes::new())
+            .await?;
+        if r.is_success() || r.error_code().as_deref() == Some("BucketAlreadyOwnedByYou") {
+            return Ok(());
+        }
+        Err(s3_error!(
+            ServiceUnavailable,
+            "Cannot create the system bucket {:?}: backend answered {} {}",
+            self.system_bucket,
+            r.status,
+            r.error_code().unwrap_or_default()
+        ))
+    }
+
+    /// The record of `bucket`, `None` when the gateway has none (the bucket is not a client's).
+    pub async fn bucket(&self, bucket: &str) -> Result<Option<Arc<BucketRecord>>, S3Error> {
+        if let Some(cached) = self.buckets.get(bucket) {
+            return Ok(cached);
+        }
+        let r = self
+            .client
+            .send(
+                Method::GET,
+                &self.object_path(&format!("buckets/{bucket}")),
+                &[],
+                Bytes::new(),
+            )
+            .await?;
+        let record = match r.status {
+            200 => Some(Arc::new(
+                serde_json::from_slice::<BucketRecord>(&r.body).map_err(|e| {
+                    s3_error!(
+                        InternalError,
+                        "The gateway's record of bucket {bucket:?} is unreadable: {e}"
+                    )
+                })?,
+            )),
+            404 => None,
+            other => {
+                return Err(s3_error!(
+                    ServiceUnavailable,
+                    "Reading the gateway's state failed ({other}); please retry."
+                ));
+            }
+        };
+        self.buckets.insert(bucket.to_owned(), record.clone());
+        Ok(record)
+    }
+
+    /// Writes the record of `bucket` and its owner index.
+    pub async fn put_bucket(&self, bucket: &str, record: &BucketRecord) -> Result<(), S3Error> {
+        let json = serde_json::to_vec(record)
+            .map_err(|e| s3_error!(InternalError, "Encoding state: {e}"))?;
+        self.write(&format!("buckets/{bucket}"), Bytes::from(json))
+            .await?;
+        self.write(&format!("owners/{}/{bucket}", record.owner), Bytes::new())
+            .await?;
+        self.buckets
+            .insert(bucket.to_owned(), Some(Arc::new(record.clone())));
+        Ok(())
+    }
+
+    /// Removes the record of `bucket` and its owner index.
+    pub async fn delete_bucket(&self, bucket: &str, owner: &str) -> Result<(), S3Error> {
+        for key in [
+            format!("owners/{owner}/{bucket}"),
+            format!("buckets/{bucket}"),
+        ] {
+            let r = self
+                .client
+                .send(Method::DELETE, &self.object_path(&key), &[], Bytes::new())
+                .await?;
+            if !r.is_success() && r.status != 404 {
+                return Err(s3_error!(
+                    ServiceUnavailable,
+                    "Updating the gateway's state failed ({}); please retry.",
+                    r.status
+                ));
+            }
+        }
+        self.buckets.insert(bucket.to_owned(), None);
+        Ok(())
+    }
+
+    /// The names of the buckets `owner` owns.
+    pub async fn buckets_of(&self, owner: &str) -> Result<Vec<String>, S3Error> {
+        let prefix = format!("owners/{owner}/");
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = format!("list-type=2&prefix={}", uri::encode_component(&prefix));
+            if let Some(t) = &token {
+                query.push_str(&format!("&continuation-token={}", uri::encode_component(t)));
+            }
+            let path = format!("/{}?{query}", uri::encode_component(&self.system_bucket));
+            let r = self
+                .client
+                .send(Method::GET, &path, &[], Bytes::new())
+                .await?;
+            if r.status == 404 {
+                return Ok(names);
+            }
+            if !r.is_success() {
+                return Err(s3_error!(
+                    ServiceUnavailable,
+                    "Listing the gateway's state failed ({}); please retry.",
+                    r.status
+                ));
+            }
+            let page: crate::s3::xml::ListObjectsV2Page = crate::s3::xml::parse(&r.body)?;
+            names.extend(
+                page.contents
+                    .into_iter()
+                    .filter_map(|o| o.key.strip_prefix(&prefix).map(str::to_owned)),
+            );
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated => token = Some(t),
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    async fn write(&self, key: &str, body: Bytes) -> Result<(), S3Error> {
+        let path = self.object_path(key);
+        let headers = [("content-type", "application/json")];
+        let mut r = self
+            .client
+            .send(Method::PUT, &path, &headers, body.clone())
+            .await?;
+        if r.error_code().as_deref() == Some("NoSuchBucket") {
+            // The first write on a fresh backend creates the system bucket.
+            self.ensure_system_bucket().await?;
+            r = self.client.send(Method::PUT, &path, &headers, body).await?;
+        }
+        if !r.is_success() {
+            return Err(s3_error!(
+                ServiceUnavailable,
+                "Writing the gateway's state failed ({}); please retry.",
+                r.status
+            ));
+        }
+        Ok(())
+    }
+}

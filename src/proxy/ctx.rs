@@ -27,6 +27,8 @@ pub struct RequestCtx {
     pub decoded_length: Option<u64>,
     /// The bucket this CreateBucket claimed in the gateway's state (released if it fails).
     pub claimed_bucket: Option<String>,
+    /// The state consequences of the backend's answer have been applied.
+    pub state_settled: bool,
     /// A browser POST upload, forwarded as a PutObject.
     pub post: Option<PostUpload>,
     /// The error answered by the gateway itself, if any (for the access log).
@@ -47,6 +49,7 @@ impl RequestCtx {
             body_verifier: None,
             post: None,
             claimed_bucket: None,
+            state_settled: false,
             decoded_length: None,
             error: None,
         }

@@ -389,8 +389,13 @@ impl Gateway {
     }
 
     /// After the backend answered: a refused CreateBucket gives its claim back; a deleted
-    /// bucket loses its record.
-    async fn settle_state(&self, ctx: &RequestCtx, status: u16) {
+    /// bucket loses its record. Runs before the answer reaches the client (so its next request
+    /// sees the change), and again from `logging` for requests that ended without a backend
+    /// answer; only the first call acts.
+    async fn settle_state(&self, ctx: &mut RequestCtx, status: u16) {
+        if std::mem::replace(&mut ctx.state_settled, true) {
+            return;
+        }
         let owner = ctx
             .identity
             .as_ref()
@@ -712,6 +717,9 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        if !resp.status.is_informational() {
+            self.settle_state(ctx, resp.status.as_u16()).await;
+        }
         if let Some(post) = ctx.post.as_ref()
             && resp.status == http::StatusCode::OK
         {

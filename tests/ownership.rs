@@ -1,0 +1,262 @@
+//! Users and ownership, with the state kept in the backend: two users, several gateway
+//! processes on one RGW, and a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use common::*;
+
+fn code<E: ProvideErrorMetadata>(err: &aws_sdk_s3::error::SdkError<E>) -> (u16, String) {
+    let status = err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0);
+    (status, err.code().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn a_bucket_belongs_to_its_creator() {
+    let main = client(MAIN);
+    let alt = client(ALT);
+    let b = bucket_name("owned");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    main.put_object()
+        .bucket(&b)
+        .key("k")
+        .body(ByteStream::from_static(b"mine"))
+        .send()
+        .await
+        .unwrap();
+
+    let err = alt.head_bucket().bucket(&b).send().await.unwrap_err();
+    assert_eq!(code(&err).0, 403);
+    let err = alt
+        .get_object()
+        .bucket(&b)
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), (403, "AccessDenied".into()));
+    let err = alt
+        .put_object()
+        .bucket(&b)
+        .key("x")
+        .body(ByteStream::from_static(b"no"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), (403, "AccessDenied".into()));
+    let err = alt.list_objects_v2().bucket(&b).send().await.unwrap_err();
+    assert_eq!(code(&err), (403, "AccessDenied".into()));
+    let err = alt.delete_bucket().bucket(&b).send().await.unwrap_err();
+    assert_eq!(code(&err), (403, "AccessDenied".into()));
+    // Copying out of someone else's bucket is reading it.
+    let alt_bucket = bucket_name("alt-own");
+    alt.create_bucket()
+        .bucket(&alt_bucket)
+        .send()
+        .await
+        .unwrap();
+    let err = alt
+        .copy_object()
+        .bucket(&alt_bucket)
+        .key("stolen")
+        .copy_source(format!("{b}/k"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), (403, "AccessDenied".into()));
+
+    let err = alt.create_bucket().bucket(&b).send().await.unwrap_err();
+    assert_eq!(code(&err), (409, "BucketAlreadyExists".into()));
+    let err = main.create_bucket().bucket(&b).send().await.unwrap_err();
+    assert_eq!(code(&err), (409, "BucketAlreadyOwnedByYou".into()));
+
+    let mine: Vec<String> = main
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|x| x.name().map(str::to_owned))
+        .collect();
+    let theirs: Vec<String> = alt
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|x| x.name().map(str::to_owned))
+        .collect();
+    assert!(mine.contains(&b) && !mine.contains(&alt_bucket), "{mine:?}");
+    assert!(
+        theirs.contains(&alt_bucket) && !theirs.contains(&b),
+        "{theirs:?}"
+    );
+    assert!(
+        !mine.iter().chain(&theirs).any(|n| n == "bucketgate-system"),
+        "the system bucket is invisible"
+    );
+    let owner = main.list_buckets().send().await.unwrap();
+    assert_eq!(owner.owner().and_then(|o| o.id()), Some("main"));
+}
+
+#[tokio::test]
+async fn the_system_bucket_is_invisible() {
+    // Make sure it exists: any bucket creation writes state.
+    let _ = client(MAIN)
+        .create_bucket()
+        .bucket(bucket_name("sys-probe"))
+        .send()
+        .await;
+    for keys in [MAIN, ALT] {
+        let c = client(keys);
+        let err = c
+            .list_objects_v2()
+            .bucket("bucketgate-system")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), (404, "NoSuchBucket".into()));
+        let err = c
+            .get_object()
+            .bucket("bucketgate-system")
+            .key("buckets/x")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err).0, 404);
+        let err = c
+            .create_bucket()
+            .bucket("bucketgate-system")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), (409, "BucketAlreadyExists".into()));
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_bucket_frees_its_name() {
+    let main = client(MAIN);
+    let alt = client(ALT);
+    let b = bucket_name("freed");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    main.delete_bucket().bucket(&b).send().await.unwrap();
+    alt.create_bucket()
+        .bucket(&b)
+        .send()
+        .await
+        .expect("the name is free again");
+    let err = main.head_bucket().bucket(&b).send().await.unwrap_err();
+    assert_eq!(code(&err).0, 403);
+    alt.delete_bucket().bucket(&b).send().await.unwrap();
+}
+
+/// Two gateway processes on one backend agree: a bucket made through one is owned in the other
+/// at once (never looked up before), and a deletion through one is seen by the other within
+/// `state_cache_seconds` (1 s here). A restarted gateway knows every owner.
+#[tokio::test]
+async fn replicas_and_restarts_share_ownership() {
+    let backend = backend_endpoint();
+    let short_cache = "";
+    let a = spawn_gateway(|port| {
+        config_text(port, &backend, short_cache).replace(
+            "grace_period_seconds = 1",
+            "grace_period_seconds = 1\nstate_cache_seconds = 1",
+        )
+    });
+    let b = spawn_gateway(|port| {
+        config_text(port, &backend, short_cache).replace(
+            "grace_period_seconds = 1",
+            "grace_period_seconds = 1\nstate_cache_seconds = 1",
+        )
+    });
+    let name = bucket_name("replicas");
+    client_for(&a, MAIN)
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+    client_for(&a, MAIN)
+        .put_object()
+        .bucket(&name)
+        .key("k")
+        .body(ByteStream::from_static(b"v"))
+        .send()
+        .await
+        .unwrap();
+
+    let err = client_for(&b, ALT)
+        .get_object()
+        .bucket(&name)
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&err),
+        (403, "AccessDenied".into()),
+        "replica B knows A's owner"
+    );
+    client_for(&b, MAIN)
+        .get_object()
+        .bucket(&name)
+        .key("k")
+        .send()
+        .await
+        .expect("and lets the owner in");
+
+    client_for(&a, MAIN)
+        .delete_object()
+        .bucket(&name)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    client_for(&a, MAIN)
+        .delete_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let err = client_for(&b, MAIN)
+        .head_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&err).0,
+        404,
+        "B sees the deletion once its cache expired"
+    );
+
+    // A fresh process (a restart) reads every owner from the backend.
+    let kept = bucket_name("restart");
+    client_for(&a, MAIN)
+        .create_bucket()
+        .bucket(&kept)
+        .send()
+        .await
+        .unwrap();
+    let restarted = spawn_gateway(|port| config_text(port, &backend, ""));
+    let err = client_for(&restarted, ALT)
+        .head_bucket()
+        .bucket(&kept)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err).0, 403);
+    client_for(&restarted, MAIN)
+        .head_bucket()
+        .bucket(&kept)
+        .send()
+        .await
+        .unwrap();
+}

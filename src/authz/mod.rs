@@ -14,7 +14,12 @@ use crate::state::StateStore;
 
 /// Decides whether `identity` may perform `op`.
 pub fn authorize(identity: &Identity, op: S3Op) -> Result<(), S3Error> {
-    if identity.user.is_none() {
+    // Reads that public-read ACLs may open are decided once the ACL is known.
+    let may_be_public = matches!(
+        op,
+        S3Op::GetObject | S3Op::HeadObject | S3Op::ListObjects | S3Op::ListObjectsV2
+    );
+    if identity.user.is_none() && !may_be_public {
         return Err(s3_error!(
             AccessDenied,
             "Anonymous access to {} is not allowed; sign the request.",
@@ -61,7 +66,9 @@ mod tests {
 
     #[test]
     fn anonymous_is_denied() {
-        let e = authorize(&Identity::anonymous(), S3Op::GetObject).unwrap_err();
+        let e = authorize(&Identity::anonymous(), S3Op::PutObject).unwrap_err();
         assert_eq!(e.code().as_str(), "AccessDenied");
+        // Reads are decided once the object's or bucket's ACL is known.
+        assert!(authorize(&Identity::anonymous(), S3Op::GetObject).is_ok());
     }
 }

@@ -29,6 +29,10 @@ pub struct RequestCtx {
     pub claimed_bucket: Option<String>,
     /// The state consequences of the backend's answer have been applied.
     pub state_settled: bool,
+    /// Headers the gateway adds toward the backend (a copy's re-described metadata).
+    pub object_headers: Vec<(String, String)>,
+    /// An anonymous read is pinned to the public object version it was allowed for.
+    pub if_match: Option<String>,
     /// A browser POST upload, forwarded as a PutObject.
     pub post: Option<PostUpload>,
     /// The error answered by the gateway itself, if any (for the access log).
@@ -49,6 +53,8 @@ impl RequestCtx {
             body_verifier: None,
             post: None,
             claimed_bucket: None,
+            object_headers: Vec::new(),
+            if_match: None,
             state_settled: false,
             decoded_length: None,
             error: None,

@@ -2,6 +2,7 @@
 //! to the pure modules (`s3`, `auth`, `authz`, `profile`, `upstream`) and read in the order of
 //! pingora's phase chart.
 
+mod acl;
 pub mod ctx;
 pub mod respond;
 
@@ -129,6 +130,10 @@ impl Gateway {
         self.profile.admit(ctx.op)?;
         self.profile
             .check_request(ctx.op, request, &header.headers)?;
+        if identity.user.is_none() {
+            ctx.if_match = self.authorize_anonymous(ctx.op, request).await?;
+        }
+        let header = session.req_header();
         if let Some(user) = identity.user.clone() {
             let acl = header
                 .headers
@@ -155,6 +160,18 @@ impl Gateway {
             }
             if let Some(source) = copy_source {
                 authz::require_owner(&self.state, &user, &source).await?;
+            }
+            if matches!(
+                ctx.op,
+                S3Op::GetBucketAcl | S3Op::PutBucketAcl | S3Op::GetObjectAcl | S3Op::PutObjectAcl
+            ) {
+                ctx.identity = Some(identity);
+                self.serve_acl(session, ctx, request, &user).await?;
+                return Ok(false);
+            }
+            if ctx.op == S3Op::CopyObject {
+                let header = session.req_header();
+                ctx.object_headers = self.copy_headers(request, &header.headers).await?;
             }
         }
         let header = session.req_header();
@@ -608,6 +625,27 @@ impl ProxyHttp for Gateway {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        // Object ACLs are the gateway's: the backend keeps every object private, and the ACL
+        // travels as metadata that no client may set directly.
+        upstream.remove_header(crate::state::ACL_META);
+        let acl = upstream.remove_header("x-amz-acl");
+        let public = acl.as_ref().is_some_and(|v| v.as_bytes() == b"public-read");
+        if public
+            && matches!(
+                ctx.op,
+                S3Op::PutObject | S3Op::CreateMultipartUpload | S3Op::PostObject
+            )
+        {
+            upstream.insert_header(crate::state::ACL_META, "public-read")?;
+        }
+        for (name, value) in &ctx.object_headers {
+            upstream.insert_header(name.clone(), value.as_str())?;
+        }
+        if let Some(etag) = &ctx.if_match
+            && !upstream.headers.contains_key(http::header::IF_MATCH)
+        {
+            upstream.insert_header(http::header::IF_MATCH, etag.as_str())?;
+        }
         if ctx.body_consumed {
             upstream.remove_header(&http::header::TRANSFER_ENCODING);
             upstream.remove_header(&http::header::EXPECT);
@@ -717,6 +755,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        resp.remove_header(crate::state::ACL_META);
         if !resp.status.is_informational() {
             self.settle_state(ctx, resp.status.as_u16()).await;
         }

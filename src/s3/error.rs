@@ -31,6 +31,7 @@ pub enum S3ErrorCode {
     InvalidRequest,
     InvalidURI,
     KeyTooLongError,
+    MalformedACLError,
     MalformedPOSTRequest,
     MalformedXML,
     MetadataTooLarge,
@@ -40,6 +41,7 @@ pub enum S3ErrorCode {
     MissingContentLength,
     MissingSecurityHeader,
     NoSuchBucket,
+    NoSuchKey,
     NotImplemented,
     RequestTimeTooSkewed,
     ServiceUnavailable,
@@ -73,6 +75,7 @@ impl S3ErrorCode {
             InvalidRequest => "InvalidRequest",
             InvalidURI => "InvalidURI",
             KeyTooLongError => "KeyTooLongError",
+            MalformedACLError => "MalformedACLError",
             MalformedPOSTRequest => "MalformedPOSTRequest",
             MalformedXML => "MalformedXML",
             MetadataTooLarge => "MetadataTooLarge",
@@ -82,6 +85,7 @@ impl S3ErrorCode {
             MissingContentLength => "MissingContentLength",
             MissingSecurityHeader => "MissingSecurityHeader",
             NoSuchBucket => "NoSuchBucket",
+            NoSuchKey => "NoSuchKey",
             NotImplemented => "NotImplemented",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
             ServiceUnavailable => "ServiceUnavailable",
@@ -100,7 +104,7 @@ impl S3ErrorCode {
                 StatusCode::FORBIDDEN
             }
             BucketAlreadyExists | BucketAlreadyOwnedByYou => StatusCode::CONFLICT,
-            NoSuchBucket => StatusCode::NOT_FOUND,
+            NoSuchBucket | NoSuchKey => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -120,6 +124,7 @@ impl S3ErrorCode {
             | InvalidRequest
             | InvalidURI
             | KeyTooLongError
+            | MalformedACLError
             | MalformedPOSTRequest
             | MalformedXML
             | MetadataTooLarge

@@ -131,3 +131,143 @@ pub fn list_buckets_result(owner_id: &str, owner_name: &str, buckets: &[ListedBu
     out.push_str("</Buckets></ListAllMyBucketsResult>");
     out
 }
+
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
+/// An `AccessControlPolicy` body, as much as the gateway reads of it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename = "AccessControlPolicy")]
+struct AccessControlPolicyDoc {
+    #[serde(rename = "AccessControlList", default)]
+    list: Option<GrantList>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct GrantList {
+    #[serde(rename = "Grant", default)]
+    grants: Vec<GrantDoc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct GrantDoc {
+    #[serde(rename = "Grantee")]
+    grantee: Option<GranteeDoc>,
+    #[serde(rename = "Permission")]
+    permission: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct GranteeDoc {
+    #[serde(rename = "ID", default)]
+    id: Option<String>,
+    #[serde(rename = "URI", default)]
+    uri: Option<String>,
+    #[serde(rename = "EmailAddress", default)]
+    email: Option<String>,
+}
+
+/// Reads an `AccessControlPolicy` into the canned ACL it spells: the owner's FULL_CONTROL, plus
+/// AllUsers READ for public-read. Anything else is a grant the profile does not support.
+pub fn parse_access_control_policy(
+    body: &[u8],
+    owner: &str,
+) -> Result<crate::state::CannedAcl, S3Error> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| s3_error!(MalformedACLError, "The ACL document is not UTF-8."))?;
+    let doc: AccessControlPolicyDoc = quick_xml::de::from_str(text).map_err(|e| {
+        s3_error!(MalformedACLError, "The XML you provided was not well-formed or did not validate against our published schema: {e}")
+    })?;
+    let grants = doc
+        .list
+        .ok_or_else(|| {
+            s3_error!(
+                MalformedACLError,
+                "The ACL document has no AccessControlList."
+            )
+        })?
+        .grants;
+    let mut public = false;
+    for grant in grants {
+        let permission = grant.permission.unwrap_or_default();
+        let grantee = grant
+            .grantee
+            .ok_or_else(|| s3_error!(MalformedACLError, "A Grant has no Grantee."))?;
+        match (&grantee.id, &grantee.uri, permission.as_str()) {
+            (Some(id), None, "FULL_CONTROL") if id == owner => {}
+            (None, Some(uri), "READ") if uri == ALL_USERS => public = true,
+            _ => {
+                let who = grantee
+                    .id
+                    .or(grantee.uri)
+                    .or(grantee.email)
+                    .unwrap_or_else(|| "(none)".into());
+                return Err(s3_error!(
+                    NotImplemented,
+                    "The grant of {permission} to {who} is not supported: only the owner's FULL_CONTROL and AllUsers READ (public-read)."
+                ));
+            }
+        }
+    }
+    Ok(if public {
+        crate::state::CannedAcl::PublicRead
+    } else {
+        crate::state::CannedAcl::Private
+    })
+}
+
+/// The `AccessControlPolicy` document of a canned ACL.
+pub fn access_control_policy(
+    owner_id: &str,
+    owner_name: &str,
+    acl: crate::state::CannedAcl,
+) -> String {
+    use quick_xml::escape::escape;
+    let (id, name) = (escape(owner_id), escape(owner_name));
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+         <Owner><ID>{id}</ID><DisplayName>{name}</DisplayName></Owner><AccessControlList>\
+         <Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">\
+         <ID>{id}</ID><DisplayName>{name}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
+    );
+    if acl == crate::state::CannedAcl::PublicRead {
+        out.push_str(&format!(
+            "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\">\
+             <URI>{ALL_USERS}</URI></Grantee><Permission>READ</Permission></Grant>"
+        ));
+    }
+    out.push_str("</AccessControlList></AccessControlPolicy>");
+    out
+}
+
+#[cfg(test)]
+mod acl_tests {
+    use super::*;
+    use crate::state::CannedAcl;
+
+    #[test]
+    fn round_trips_both_canned_acls() {
+        for acl in [CannedAcl::Private, CannedAcl::PublicRead] {
+            let doc = access_control_policy("main", "Main User", acl);
+            assert_eq!(
+                parse_access_control_policy(doc.as_bytes(), "main").unwrap(),
+                acl
+            );
+        }
+    }
+
+    #[test]
+    fn other_grants_are_not_implemented_and_garbage_is_malformed() {
+        let doc = access_control_policy("main", "Main", CannedAcl::Private)
+            .replace("</AccessControlList>", "<Grant><Grantee><ID>alt</ID></Grantee><Permission>WRITE</Permission></Grant></AccessControlList>");
+        let e = parse_access_control_policy(doc.as_bytes(), "main").unwrap_err();
+        assert_eq!(e.code().as_str(), "NotImplemented");
+        assert!(e.message().contains("WRITE") && e.message().contains("alt"));
+        assert_eq!(
+            parse_access_control_policy(b"<AccessControlPolicy><Acc", "main")
+                .unwrap_err()
+                .code()
+                .as_str(),
+            "MalformedACLError"
+        );
+    }
+}

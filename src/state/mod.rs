@@ -19,6 +19,9 @@ use crate::s3::uri;
 use crate::s3_error;
 use crate::upstream::client::BackendClient;
 
+/// The object metadata entry that records an object's canned ACL (absent: private).
+pub const ACL_META: &str = "x-amz-meta-bucketgate-acl";
+
 /// A canned ACL the profile accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]

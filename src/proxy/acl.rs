@@ -1,0 +1,314 @@
+//! Canned ACLs, served by the gateway: bucket ACLs live in the bucket's state record, object
+//! ACLs in the object's own metadata (`x-amz-meta-bucketgate-acl`), so they follow the object
+//! through overwrites (a new PUT without an ACL is private), deletes and versions, and copies do
+//! not inherit them. Anonymous reads are decided here too.
+//!
+//! Trade-off of the metadata choice: PutObjectAcl rewrites the object's metadata in place (a
+//! server-side copy onto itself), which in a versioned bucket makes a new current version.
+
+use bytes::Bytes;
+use http::Method;
+use pingora::proxy::Session;
+
+use super::ctx::RequestCtx;
+use super::{Gateway, read_control_body, respond};
+use crate::auth::credentials::User;
+use crate::s3::error::S3Error;
+use crate::s3::op::S3Op;
+use crate::s3::request::S3Request;
+use crate::s3::uri;
+use crate::s3::xml;
+use crate::s3_error;
+use crate::state::{ACL_META, CannedAcl};
+use crate::upstream::client::BackendResponse;
+
+/// Object headers a metadata rewrite must carry over from the object itself.
+const CARRIED: &[&str] = &[
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+    "x-amz-website-redirect-location",
+];
+
+/// The object ACL recorded in a HEAD answer's metadata.
+pub fn object_acl(head: &http::HeaderMap) -> CannedAcl {
+    head.get(ACL_META)
+        .and_then(|v| v.to_str().ok())
+        .and_then(CannedAcl::parse)
+        .unwrap_or_default()
+}
+
+/// The headers that re-create an object's metadata under `x-amz-metadata-directive: REPLACE`,
+/// with `acl` as its ACL.
+pub fn replacement_headers(head: &http::HeaderMap, acl: CannedAcl) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = head
+        .iter()
+        .filter(|(n, _)| {
+            let n = n.as_str();
+            CARRIED.contains(&n) || (n.starts_with("x-amz-meta-") && n != ACL_META)
+        })
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    out.push(("x-amz-metadata-directive".into(), "REPLACE".into()));
+    if acl == CannedAcl::PublicRead {
+        out.push((ACL_META.into(), "public-read".into()));
+    }
+    out
+}
+
+impl Gateway {
+    /// HEADs an object through the gateway's own client (`versionId` honoured).
+    pub(super) async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<BackendResponse, S3Error> {
+        let mut path = format!(
+            "/{}/{}",
+            uri::encode_component(bucket),
+            uri::encode_path(key)
+        );
+        if let Some(v) = version {
+            path.push_str(&format!("?versionId={}", uri::encode_component(v)));
+        }
+        let r = self
+            .client
+            .send(Method::HEAD, &path, &[], Bytes::new())
+            .await?;
+        match r.status {
+            200 => Ok(r),
+            404 => Err(s3_error!(NoSuchKey, "The specified key does not exist.")),
+            400 | 403 => Err(s3_error!(
+                InvalidRequest,
+                "The object cannot be read without its SSE-C key or version."
+            )),
+            other => Err(s3_error!(
+                ServiceUnavailable,
+                "The storage backend answered {other}; please retry."
+            )),
+        }
+    }
+
+    /// The ACL a PutBucketAcl/PutObjectAcl asks for: `x-amz-acl`, or an `AccessControlPolicy`.
+    async fn requested_acl(
+        &self,
+        session: &mut Session,
+        owner: &str,
+    ) -> Result<CannedAcl, S3Error> {
+        if let Some(value) = session.req_header().headers.get("x-amz-acl") {
+            // The profile has already refused canned ACLs it does not list.
+            return value
+                .to_str()
+                .ok()
+                .and_then(CannedAcl::parse)
+                .ok_or_else(|| s3_error!(NotImplemented, "This canned ACL is not supported."));
+        }
+        let body = read_control_body(session).await?;
+        if body.is_empty() {
+            return Err(s3_error!(
+                MissingSecurityHeader,
+                "Your request was missing a required header: x-amz-acl (or an AccessControlPolicy body)."
+            ));
+        }
+        xml::parse_access_control_policy(&body, owner)
+    }
+
+    /// Get/PutBucketAcl and Get/PutObjectAcl, for the owner (checked before).
+    pub(super) async fn serve_acl(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+        user: &User,
+    ) -> Result<(), S3Error> {
+        let bucket = request.bucket.clone().unwrap_or_default();
+        let key = request.key.clone().unwrap_or_default();
+        let version = request.query.get("versionId").map(str::to_owned);
+        let policy = |acl| {
+            Bytes::from(xml::access_control_policy(
+                &user.id,
+                &user.display_name,
+                acl,
+            ))
+        };
+        let answer = match ctx.op {
+            S3Op::GetBucketAcl => {
+                let record = self.state.bucket(&bucket).await?.ok_or_else(|| {
+                    s3_error!(NoSuchBucket, "The specified bucket does not exist.")
+                })?;
+                Some(policy(record.acl))
+            }
+            S3Op::PutBucketAcl => {
+                let acl = self.requested_acl(session, &user.id).await?;
+                let mut record = (*self.state.bucket(&bucket).await?.ok_or_else(|| {
+                    s3_error!(NoSuchBucket, "The specified bucket does not exist.")
+                })?)
+                .clone();
+                record.acl = acl;
+                self.state.put_bucket(&bucket, &record).await?;
+                None
+            }
+            S3Op::GetObjectAcl => {
+                let head = self.head_object(&bucket, &key, version.as_deref()).await?;
+                Some(policy(object_acl(&head.headers)))
+            }
+            S3Op::PutObjectAcl => {
+                let acl = self.requested_acl(session, &user.id).await?;
+                let head = self.head_object(&bucket, &key, version.as_deref()).await?;
+                let mut source = format!(
+                    "/{}/{}",
+                    uri::encode_component(&bucket),
+                    uri::encode_path(&key)
+                );
+                if let Some(v) = &version {
+                    source.push_str(&format!("?versionId={}", uri::encode_component(v)));
+                }
+                let mut headers = replacement_headers(&head.headers, acl);
+                headers.push(("x-amz-copy-source".into(), source));
+                let borrowed: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                let path = format!(
+                    "/{}/{}",
+                    uri::encode_component(&bucket),
+                    uri::encode_path(&key)
+                );
+                let r = self
+                    .client
+                    .send(Method::PUT, &path, &borrowed, Bytes::new())
+                    .await?;
+                if !r.is_success() || r.error_code().is_some() {
+                    return Err(s3_error!(
+                        ServiceUnavailable,
+                        "The storage backend could not record the ACL ({} {}); please retry.",
+                        r.status,
+                        r.error_code().unwrap_or_default()
+                    ));
+                }
+                None
+            }
+            _ => {
+                return Err(s3_error!(
+                    InternalError,
+                    "{} is not an ACL operation.",
+                    ctx.op.name()
+                ));
+            }
+        };
+        let result = match answer {
+            Some(document) => respond::send(session, ctx, 200, "application/xml", document).await,
+            None => respond::send(session, ctx, 200, "application/xml", Bytes::new()).await,
+        };
+        result.map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+    }
+
+    /// Anonymous requests: reads of public-read objects, listings of public-read buckets.
+    /// Everything else is AccessDenied. Returns the object's ETag for public object reads, which
+    /// the forwarded GET pins with `If-Match` so an ACL change in between cannot leak.
+    pub(super) async fn authorize_anonymous(
+        &self,
+        op: S3Op,
+        request: &S3Request,
+    ) -> Result<Option<String>, S3Error> {
+        let denied = || s3_error!(AccessDenied, "Access Denied");
+        let Some(bucket) = &request.bucket else {
+            return Err(denied());
+        };
+        let record = self.state.bucket(bucket).await?.ok_or_else(denied)?;
+        match (op, &request.key) {
+            (S3Op::ListObjects | S3Op::ListObjectsV2, None)
+                if record.acl == CannedAcl::PublicRead =>
+            {
+                Ok(None)
+            }
+            (S3Op::GetObject | S3Op::HeadObject, Some(key)) => {
+                match self
+                    .head_object(bucket, key, request.query.get("versionId"))
+                    .await
+                {
+                    Ok(head) if object_acl(&head.headers) == CannedAcl::PublicRead => Ok(head
+                        .headers
+                        .get(http::header::ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)),
+                    // A missing key may be told apart only where listing is public anyway.
+                    Err(e)
+                        if e.code().as_str() == "NoSuchKey"
+                            && record.acl == CannedAcl::PublicRead =>
+                    {
+                        Err(e)
+                    }
+                    _ => Err(denied()),
+                }
+            }
+            _ => Err(denied()),
+        }
+    }
+
+    /// CopyObject keeps the source's metadata (unless the client replaces it) but never its ACL:
+    /// the copy is re-described under REPLACE with the ACL the request asks for.
+    pub(super) async fn copy_headers(
+        &self,
+        request: &S3Request,
+        headers: &http::HeaderMap,
+    ) -> Result<Vec<(String, String)>, S3Error> {
+        let acl = headers
+            .get("x-amz-acl")
+            .and_then(|v| v.to_str().ok())
+            .and_then(CannedAcl::parse)
+            .unwrap_or_default();
+        let replace = headers
+            .get("x-amz-metadata-directive")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"REPLACE"));
+        if replace {
+            let mut out = Vec::new();
+            if acl == CannedAcl::PublicRead {
+                out.push((ACL_META.to_owned(), "public-read".to_owned()));
+            }
+            return Ok(out);
+        }
+        let source = headers
+            .get("x-amz-copy-source")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let decoded = uri::decode(source)?;
+        let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
+        let (path, version) = match decoded.split_once("?versionId=") {
+            Some((p, v)) => (p, Some(v)),
+            None => (decoded, None),
+        };
+        let (bucket, key) = path
+            .split_once('/')
+            .ok_or_else(|| s3_error!(InvalidArgument, "Invalid copy source: {source:?}."))?;
+        let _ = request;
+        let head = self.head_object(bucket, key, version).await?;
+        Ok(replacement_headers(&head.headers, acl))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacement_keeps_user_metadata_and_content_headers_but_not_the_acl() {
+        let mut head = http::HeaderMap::new();
+        head.insert("content-type", "text/plain".parse().unwrap());
+        head.insert("x-amz-meta-colour", "blue".parse().unwrap());
+        head.insert(ACL_META, "public-read".parse().unwrap());
+        head.insert("etag", "\"x\"".parse().unwrap());
+        let private = replacement_headers(&head, CannedAcl::Private);
+        assert!(private.contains(&("content-type".into(), "text/plain".into())));
+        assert!(private.contains(&("x-amz-meta-colour".into(), "blue".into())));
+        assert!(private.contains(&("x-amz-metadata-directive".into(), "REPLACE".into())));
+        assert!(!private.iter().any(|(n, _)| n == ACL_META || n == "etag"));
+        let public = replacement_headers(&head, CannedAcl::PublicRead);
+        assert!(public.contains(&(ACL_META.into(), "public-read".into())));
+        assert_eq!(object_acl(&head), CannedAcl::PublicRead);
+    }
+}

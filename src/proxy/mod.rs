@@ -30,6 +30,7 @@ use crate::profile::Profile;
 use crate::proxy::ctx::{PostUpload, RequestCtx};
 use crate::s3::error::S3Error;
 use crate::s3::form;
+use crate::s3::lifecycle::LifecycleConfiguration;
 use crate::s3::op::S3Op;
 use crate::s3::request::{Addressing, HostRules, S3Request};
 use crate::s3::uri;
@@ -127,6 +128,7 @@ impl Gateway {
         };
         let identity = auth::authenticate(&parts, &self.credentials, SystemTime::now())?;
         authz::authorize(&identity, ctx.op)?;
+        ctx.backend_target = backend_target(request, identity.scheme);
         self.profile.admit(ctx.op)?;
         self.profile
             .check_request(ctx.op, request, &header.headers)?;
@@ -169,6 +171,14 @@ impl Gateway {
                 self.serve_acl(session, ctx, request, &user).await?;
                 return Ok(false);
             }
+            if matches!(
+                ctx.op,
+                S3Op::PutBucketLifecycleConfiguration | S3Op::PutBucketVersioning
+            ) {
+                ctx.identity = Some(identity);
+                self.validate_and_forward(session, ctx).await?;
+                return Ok(false);
+            }
             if ctx.op == S3Op::CopyObject {
                 let header = session.req_header();
                 ctx.object_headers = self.copy_headers(request, &header.headers).await?;
@@ -207,18 +217,6 @@ impl Gateway {
                 .as_str()
                 .to_owned();
         }
-        let v2_query = ctx
-            .identity
-            .as_ref()
-            .is_some_and(|i| i.scheme == AuthScheme::SigV2Query);
-        let query = request.query.encoded(|n| {
-            CLIENT_AUTH_PARAMS.contains(&n) || (v2_query && SIGV2_QUERY_PARAMS.contains(&n))
-        });
-        ctx.backend_target = if query.is_empty() {
-            request.backend_path()
-        } else {
-            format!("{}?{query}", request.backend_path())
-        };
         Ok(true)
     }
 
@@ -432,6 +430,62 @@ impl Gateway {
         }
     }
 
+    /// Bucket configurations the gateway must read before the backend may see them: the body is
+    /// read whole (capped), validated against the profile, and sent on with the gateway's own
+    /// client; the backend's answer goes back as it is.
+    async fn validate_and_forward(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), S3Error> {
+        let body = read_control_body(session).await?;
+        match ctx.op {
+            S3Op::PutBucketLifecycleConfiguration => {
+                LifecycleConfiguration::parse(&body)?;
+            }
+            S3Op::PutBucketVersioning => {
+                let text = String::from_utf8_lossy(&body);
+                if text.contains("<MfaDelete>Enabled</MfaDelete>") {
+                    return Err(s3_error!(
+                        NotImplemented,
+                        "MFA delete (MfaDelete) is not supported."
+                    ));
+                }
+            }
+            _ => {}
+        }
+        let header = session.req_header();
+        let forwarded: Vec<(String, String)> = header
+            .headers
+            .iter()
+            .filter(|(n, _)| {
+                let n = n.as_str();
+                n == "content-md5"
+                    || n == "content-type"
+                    || n.starts_with("x-amz-checksum-")
+                    || n == "x-amz-sdk-checksum-algorithm"
+            })
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let borrowed: Vec<(&str, &str)> = forwarded
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let r = self
+            .client
+            .send(header.method.clone(), &ctx.backend_target, &borrowed, body)
+            .await?;
+        let content_type = r
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/xml")
+            .to_owned();
+        respond::send(session, ctx, r.status, &content_type, r.body)
+            .await
+            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+    }
+
     /// `CreateBucket` may name this gateway's region (or none); any other region is refused as
     /// AWS refuses a constraint for another endpoint.
     fn check_location(&self, body: &[u8]) -> Result<(), S3Error> {
@@ -456,6 +510,19 @@ fn without_aws_chunked(value: &str) -> String {
         .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The path-style target for the backend, without the client's authentication parameters.
+fn backend_target(request: &S3Request, scheme: AuthScheme) -> String {
+    let v2_query = scheme == AuthScheme::SigV2Query;
+    let query = request.query.encoded(|n| {
+        CLIENT_AUTH_PARAMS.contains(&n) || (v2_query && SIGV2_QUERY_PARAMS.contains(&n))
+    });
+    if query.is_empty() {
+        request.backend_path()
+    } else {
+        format!("{}?{query}", request.backend_path())
+    }
 }
 
 /// Builds the decoder for an aws-chunked request from its framing headers.

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod form;
+pub mod lifecycle;
 pub mod names;
 pub mod op;
 pub mod request;

@@ -21,6 +21,7 @@ fn doc_user() -> User {
         display_name: "doc".into(),
         access_key: "AKIAIOSFODNN7EXAMPLE".into(),
         secret_key: SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        grants: Vec::new(),
     }
 }
 

@@ -88,6 +88,7 @@ fn load(name: &str, file: &str) -> Result<Vector, String> {
         display_name: "suite".into(),
         access_key: creds["access_key_id"].as_str().unwrap().into(),
         secret_key: SecretKey::new(creds["secret_access_key"].as_str().unwrap()),
+        grants: Vec::new(),
     }]);
     let ts = context["timestamp"]
         .as_str()

@@ -393,6 +393,7 @@ mod tests {
             display_name: "doc".into(),
             access_key: "AKIAIOSFODNN7EXAMPLE".into(),
             secret_key: SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            grants: Vec::new(),
         };
         let time = parse_amz_date("20130524T000000Z").unwrap();
         ChunkSigning {

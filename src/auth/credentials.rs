@@ -40,6 +40,15 @@ pub struct User {
     pub display_name: String,
     pub access_key: String,
     pub secret_key: SecretKey,
+    /// Access to other users' buckets, like Spaces' limited-access keys (`[[users]] grants`).
+    pub grants: Vec<BucketGrant>,
+}
+
+/// Access a user has to a bucket it does not own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketGrant {
+    pub bucket: String,
+    pub access: crate::authz::Access,
 }
 
 /// Access key -> user, plus the signing-key cache derived from those users' secrets.
@@ -144,6 +153,7 @@ mod tests {
             display_name: "U".into(),
             access_key: "AK".into(),
             secret_key: SecretKey::new("very-secret-value"),
+            grants: Vec::new(),
         };
         let printed = format!("{user:?} {:?}", CredentialStore::new([user.clone()]));
         assert!(!printed.contains("very-secret-value"), "{printed}");

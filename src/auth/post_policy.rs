@@ -283,6 +283,7 @@ mod tests {
             display_name: "u".into(),
             access_key: "AK".into(),
             secret_key: SecretKey::new("secret"),
+            grants: Vec::new(),
         }])
     }
 

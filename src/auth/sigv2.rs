@@ -295,6 +295,7 @@ mod tests {
             display_name: "doc".into(),
             access_key: "AKIAIOSFODNN7EXAMPLE".into(),
             secret_key: SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            grants: Vec::new(),
         }])
     }
 

@@ -29,16 +29,67 @@ pub fn authorize(identity: &Identity, op: S3Op) -> Result<(), S3Error> {
     Ok(())
 }
 
-/// Requires `user` to own `bucket`: 404 NoSuchBucket when the gateway knows no such bucket,
-/// 403 AccessDenied when someone else owns it.
-pub async fn require_owner(state: &StateStore, user: &User, bucket: &str) -> Result<(), S3Error> {
-    match state.bucket(bucket).await? {
-        None => Err(
+/// A level of access to a bucket granted to a user who does not own it (Spaces' limited keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Reading objects and listings.
+    Read,
+    /// Reading, writing and deleting objects.
+    Readwrite,
+    /// Everything the owner may do but delete the bucket.
+    Full,
+}
+
+/// The access an operation needs, by Spaces' read / read-write-delete classes.
+pub fn required_access(op: S3Op) -> Access {
+    use S3Op::*;
+    match op {
+        GetObject | HeadObject | ListObjects | ListObjectsV2 | ListObjectVersions
+        | GetObjectTagging | GetObjectAcl | HeadBucket | GetBucketLocation
+        | ListMultipartUploads | ListParts | GetBucketVersioning => Access::Read,
+        PutObject
+        | PostObject
+        | CopyObject
+        | DeleteObject
+        | DeleteObjects
+        | PutObjectTagging
+        | DeleteObjectTagging
+        | PutObjectAcl
+        | CreateMultipartUpload
+        | UploadPart
+        | UploadPartCopy
+        | CompleteMultipartUpload
+        | AbortMultipartUpload => Access::Readwrite,
+        _ => Access::Full,
+    }
+}
+
+/// May `user` perform `op` on `bucket`: its owner may; a user granted enough access may (but
+/// never delete the bucket); 404 NoSuchBucket when the gateway knows no such bucket, else 403.
+pub async fn authorize_bucket(
+    state: &StateStore,
+    user: &User,
+    bucket: &str,
+    op: S3Op,
+) -> Result<(), S3Error> {
+    let Some(record) = state.bucket(bucket).await? else {
+        return Err(
             s3_error!(NoSuchBucket, "The specified bucket does not exist.")
                 .with_resource(format!("/{bucket}")),
-        ),
-        Some(record) if record.owner != user.id => Err(s3_error!(AccessDenied, "Access Denied")),
-        Some(_) => Ok(()),
+        );
+    };
+    if record.owner == user.id {
+        return Ok(());
+    }
+    let granted = user
+        .grants
+        .iter()
+        .find(|g| g.bucket == bucket)
+        .map(|g| g.access);
+    match granted {
+        Some(access) if access >= required_access(op) && op != S3Op::DeleteBucket => Ok(()),
+        _ => Err(s3_error!(AccessDenied, "Access Denied")),
     }
 }
 
@@ -53,6 +104,16 @@ pub fn copy_source_bucket(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_classes_follow_spaces() {
+        assert_eq!(required_access(S3Op::GetObject), Access::Read);
+        assert_eq!(required_access(S3Op::ListObjectsV2), Access::Read);
+        assert_eq!(required_access(S3Op::PutObject), Access::Readwrite);
+        assert_eq!(required_access(S3Op::DeleteObjects), Access::Readwrite);
+        assert_eq!(required_access(S3Op::PutBucketAcl), Access::Full);
+        assert!(Access::Full > Access::Readwrite && Access::Readwrite > Access::Read);
+    }
 
     #[test]
     fn copy_sources() {

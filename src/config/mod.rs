@@ -60,8 +60,17 @@ struct RawUser {
     id: String,
     display_name: Option<String>,
     access_key: String,
+    #[serde(default)]
+    grants: Vec<RawGrant>,
     #[serde(flatten)]
     secret: RawSecret,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrant {
+    bucket: String,
+    access: crate::authz::Access,
 }
 
 #[derive(Debug, Deserialize)]
@@ -417,7 +426,23 @@ fn validate_users(raw: Vec<RawUser>, base: &Path, p: &mut Problems) -> Vec<User>
             p.add(format!("{key}.access_key"), "is used by another user");
         }
         if let Some(secret) = resolve_secret(u.secret, &format!("{key}.secret_key"), base, p) {
+            for (j, g) in u.grants.iter().enumerate() {
+                if !crate::s3::names::is_valid_bucket_name(&g.bucket) {
+                    p.add(
+                        format!("{key}.grants[{j}].bucket"),
+                        format!("{:?} is not a valid bucket name", g.bucket),
+                    );
+                }
+            }
             users.push(User {
+                grants: u
+                    .grants
+                    .into_iter()
+                    .map(|g| crate::auth::credentials::BucketGrant {
+                        bucket: g.bucket,
+                        access: g.access,
+                    })
+                    .collect(),
                 display_name: u.display_name.unwrap_or_else(|| u.id.clone()),
                 id: u.id,
                 access_key: u.access_key,

@@ -157,11 +157,13 @@ impl Gateway {
                 (S3Op::CreateBucket, Some(bucket)) => {
                     self.claim_bucket(ctx, bucket, &user, acl).await?
                 }
-                (_, Some(bucket)) => authz::require_owner(&self.state, &user, bucket).await?,
+                (_, Some(bucket)) => {
+                    authz::authorize_bucket(&self.state, &user, bucket, ctx.op).await?
+                }
                 (_, None) => {}
             }
             if let Some(source) = copy_source {
-                authz::require_owner(&self.state, &user, &source).await?;
+                authz::authorize_bucket(&self.state, &user, &source, S3Op::GetObject).await?;
             }
             if matches!(
                 ctx.op,
@@ -268,7 +270,7 @@ impl Gateway {
             payload: PayloadHash::Unsigned,
         };
         authz::authorize(&identity, ctx.op)?;
-        authz::require_owner(&self.state, &verified.user, &bucket).await?;
+        authz::authorize_bucket(&self.state, &verified.user, &bucket, ctx.op).await?;
         self.profile.admit(ctx.op)?;
         ctx.identity = Some(identity);
         let extractor = form::FileExtractor::new(&preamble, &boundary, content_length)?;
@@ -330,8 +332,14 @@ impl Gateway {
             ));
         }
         let all: xml::ListAllMyBuckets = xml::parse(&r.body)?;
-        let mine: std::collections::HashSet<String> =
+        let mut mine: std::collections::HashSet<String> =
             self.state.buckets_of(&user.id).await?.into_iter().collect();
+        // Buckets a limited-access user was granted show up too, as Spaces lists them.
+        for grant in &user.grants {
+            if self.state.bucket(&grant.bucket).await?.is_some() {
+                mine.insert(grant.bucket.clone());
+            }
+        }
         let listed: Vec<xml::ListedBucket> = all
             .buckets
             .bucket

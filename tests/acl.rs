@@ -301,3 +301,76 @@ async fn acls_are_per_version() {
         (200, "one".into())
     );
 }
+
+/// x-amz-acl on CreateMultipartUpload reaches the completed object.
+#[tokio::test]
+async fn multipart_uploads_carry_their_acl() {
+    let (c, b) = setup("acl-multipart").await;
+    let up = c
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("mp")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let part = c
+        .upload_part()
+        .bucket(&b)
+        .key("mp")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"parts"))
+        .send()
+        .await
+        .unwrap();
+    c.complete_multipart_upload()
+        .bucket(&b)
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous("GET", &format!("/{b}/mp")), (200, "parts".into()));
+}
+
+/// A malformed AccessControlPolicy body is MalformedACLError (no client sends one).
+#[tokio::test]
+async fn malformed_acl_documents_are_refused() {
+    let (_, b) = setup("acl-malformed").await;
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let body = b"<AccessControlPolicy><AccessControlList><Grant>";
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body));
+    let target = format!("/{b}?acl");
+    let mut headers = sign_headers(
+        "PUT",
+        &host,
+        &target,
+        &[],
+        &sha,
+        std::time::SystemTime::now(),
+        MAIN,
+    );
+    headers.extend([
+        ("host".into(), host),
+        ("content-length".into(), body.len().to_string()),
+    ]);
+    let (status, _, text) = raw_request(gw.addr, &format_request("PUT", &target, &headers, body));
+    assert_eq!(
+        (status, xml_tag(&text, "Code")),
+        (400, Some("MalformedACLError")),
+        "{text}"
+    );
+}

@@ -382,19 +382,13 @@ fn malformed(why: &str) -> S3Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::credentials::{CredentialStore, SecretKey, User};
+    use crate::auth::credentials::CredentialStore;
     use crate::auth::sigv4::parse_amz_date;
 
     /// The AWS documentation example "Signature Calculation: Transfer Payload in Multiple Chunks"
     /// (sigv4-streaming): 65 KiB of 'a' in a 64 KiB chunk, a 1 KiB chunk and the final chunk.
     fn doc_signing() -> ChunkSigning {
-        let user = User {
-            id: "doc".into(),
-            display_name: "doc".into(),
-            access_key: "AKIAIOSFODNN7EXAMPLE".into(),
-            secret_key: SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-            grants: Vec::new(),
-        };
+        let user = crate::auth::credentials::doc_user();
         let time = parse_amz_date("20130524T000000Z").unwrap();
         ChunkSigning {
             signing_key: CredentialStore::signing_key_uncached(&user, time, "us-east-1", "s3"),

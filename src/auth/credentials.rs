@@ -142,6 +142,19 @@ fn derive_signing_key(
     out
 }
 
+/// The AWS documentation's example user (`AKIAIOSFODNN7EXAMPLE`), for tests driven by AWS's
+/// published examples.
+#[cfg(test)]
+pub fn doc_user() -> User {
+    User {
+        id: "doc".into(),
+        display_name: "doc".into(),
+        access_key: "AKIAIOSFODNN7EXAMPLE".into(),
+        secret_key: SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        grants: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -285,18 +285,11 @@ fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::credentials::SecretKey;
     use crate::s3::uri::Query;
     use http::{HeaderMap, HeaderValue};
 
     fn store() -> CredentialStore {
-        CredentialStore::new([User {
-            id: "doc".into(),
-            display_name: "doc".into(),
-            access_key: "AKIAIOSFODNN7EXAMPLE".into(),
-            secret_key: SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-            grants: Vec::new(),
-        }])
+        CredentialStore::new([crate::auth::credentials::doc_user()])
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

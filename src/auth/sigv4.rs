@@ -458,19 +458,12 @@ fn push_trimmed(out: &mut String, value: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::credentials::SecretKey;
     use http::HeaderValue;
 
     /// The AWS S3 documentation's example credentials ("Signature Calculations for the
     /// Authorization Header: Transferring Payload in a Single Chunk").
     fn doc_store() -> CredentialStore {
-        CredentialStore::new([User {
-            id: "doc".into(),
-            display_name: "doc".into(),
-            access_key: "AKIAIOSFODNN7EXAMPLE".into(),
-            secret_key: SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-            grants: Vec::new(),
-        }])
+        CredentialStore::new([crate::auth::credentials::doc_user()])
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

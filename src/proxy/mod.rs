@@ -593,14 +593,7 @@ async fn read_form_preamble(
     };
     let io =
         |e: Box<pingora::Error>| s3_error!(IncompleteBody, "Could not read the request body: {e}");
-    let expects_continue = session
-        .req_header()
-        .headers
-        .get(http::header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    if expects_continue {
-        session.write_continue_response().await.map_err(io)?;
-    }
+    answer_continue(session).await.map_err(io)?;
     let mut buf = BytesMut::new();
     loop {
         if let Some(preamble) = form::parse_preamble(&buf, boundary)? {
@@ -624,18 +617,25 @@ async fn read_form_preamble(
     }
 }
 
-/// Reads a small request body whole, answering `100 Continue` first if the client waits for it.
-async fn read_control_body(session: &mut Session) -> Result<Bytes, S3Error> {
-    let io =
-        |e: Box<pingora::Error>| s3_error!(IncompleteBody, "Could not read the request body: {e}");
+/// Sends `100 Continue` when the client waits for it before sending a body the gateway reads
+/// itself (proxied requests get the backend's own interim answer).
+async fn answer_continue(session: &mut Session) -> pingora::Result<()> {
     let expects_continue = session
         .req_header()
         .headers
         .get(http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     if expects_continue {
-        session.write_continue_response().await.map_err(io)?;
+        session.write_continue_response().await?;
     }
+    Ok(())
+}
+
+/// Reads a small request body whole, answering `100 Continue` first if the client waits for it.
+async fn read_control_body(session: &mut Session) -> Result<Bytes, S3Error> {
+    let io =
+        |e: Box<pingora::Error>| s3_error!(IncompleteBody, "Could not read the request body: {e}");
+    answer_continue(session).await.map_err(io)?;
     let mut body = BytesMut::new();
     while let Some(chunk) = session.read_request_body().await.map_err(io)? {
         if body.len() + chunk.len() > MAX_CONTROL_BODY {

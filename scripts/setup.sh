@@ -4,7 +4,7 @@
 #   test    the above plus Ceph RGW, curl, s3cmd and the Python clients (awscli, boto3)
 set -euo pipefail
 want=(cmake gcc g++ make pkg-config)
-[ "${1:-build}" = test ] && want+=(curl s3cmd)
+[ "${1:-build}" = test ] && want+=(curl s3cmd chromium)
 missing=()
 for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

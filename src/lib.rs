@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod authz;
 pub mod config;
+pub mod features;
 pub mod profile;
 pub mod proxy;
 pub mod s3;

@@ -33,6 +33,8 @@ pub struct RequestCtx {
     pub object_headers: Vec<(String, String)>,
     /// An anonymous read is pinned to the public object version it was allowed for.
     pub if_match: Option<String>,
+    /// CORS headers for this cross-origin request's answer (empty when none apply).
+    pub cors: Vec<(http::HeaderName, String)>,
     /// A browser POST upload, forwarded as a PutObject.
     pub post: Option<PostUpload>,
     /// The error answered by the gateway itself, if any (for the access log).
@@ -53,6 +55,7 @@ impl RequestCtx {
             body_verifier: None,
             post: None,
             claimed_bucket: None,
+            cors: Vec::new(),
             object_headers: Vec::new(),
             if_match: None,
             state_settled: false,

@@ -3,6 +3,7 @@
 //! pingora's phase chart.
 
 mod acl;
+mod cors;
 pub mod ctx;
 pub mod respond;
 
@@ -106,6 +107,19 @@ impl Gateway {
         ctx: &mut RequestCtx,
         request: &S3Request,
     ) -> Result<bool, S3Error> {
+        if ctx.op == S3Op::PreflightCors {
+            self.preflight(session, ctx, request).await?;
+            return Ok(false);
+        }
+        {
+            let header = session.req_header();
+            let method = if ctx.op == S3Op::PostObject {
+                "POST"
+            } else {
+                header.method.as_str()
+            };
+            ctx.cors = self.cors_for(request, method, &header.headers).await;
+        }
         if ctx.op == S3Op::PostObject {
             return self.admit_post(session, ctx, request).await;
         }
@@ -171,6 +185,14 @@ impl Gateway {
             ) {
                 ctx.identity = Some(identity);
                 self.serve_acl(session, ctx, request, &user).await?;
+                return Ok(false);
+            }
+            if matches!(
+                ctx.op,
+                S3Op::GetBucketCors | S3Op::PutBucketCors | S3Op::DeleteBucketCors
+            ) {
+                ctx.identity = Some(identity);
+                self.serve_cors_config(session, ctx, request).await?;
                 return Ok(false);
             }
             if matches!(
@@ -831,6 +853,9 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
         resp.remove_header(crate::state::ACL_META);
+        for (name, value) in &ctx.cors {
+            resp.insert_header(name.clone(), value.as_str())?;
+        }
         if !resp.status.is_informational() {
             self.settle_state(ctx, resp.status.as_u16()).await;
         }

@@ -46,11 +46,14 @@ pub async fn send_with_headers(
     body: Bytes,
 ) -> pingora::Result<()> {
     let head = session.req_header().method == Method::HEAD;
-    let mut resp = ResponseHeader::build(status, Some(4 + headers.len()))?;
-    for (name, value) in headers {
+    let mut resp = ResponseHeader::build(status, Some(4 + headers.len() + ctx.cors.len()))?;
+    // A cross-origin caller must be able to read errors too.
+    for (name, value) in ctx.cors.iter().chain(headers) {
         resp.insert_header(name.clone(), value.as_str())?;
     }
-    resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
+    if !content_type.is_empty() {
+        resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
+    }
     resp.insert_header(
         http::header::CONTENT_LENGTH,
         if head { 0 } else { body.len() },

@@ -13,8 +13,10 @@ use http::StatusCode;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum S3ErrorCode {
     AccessDenied,
+    AccessForbidden,
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,
+    BadRequest,
     BadDigest,
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
@@ -41,6 +43,7 @@ pub enum S3ErrorCode {
     MissingContentLength,
     MissingSecurityHeader,
     NoSuchBucket,
+    NoSuchCORSConfiguration,
     NoSuchKey,
     NotImplemented,
     RequestTimeTooSkewed,
@@ -57,8 +60,10 @@ impl S3ErrorCode {
         use S3ErrorCode::*;
         match self {
             AccessDenied => "AccessDenied",
+            AccessForbidden => "AccessForbidden",
             AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
             AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
+            BadRequest => "BadRequest",
             BadDigest => "BadDigest",
             BucketAlreadyExists => "BucketAlreadyExists",
             BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
@@ -85,6 +90,7 @@ impl S3ErrorCode {
             MissingContentLength => "MissingContentLength",
             MissingSecurityHeader => "MissingSecurityHeader",
             NoSuchBucket => "NoSuchBucket",
+            NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
             NoSuchKey => "NoSuchKey",
             NotImplemented => "NotImplemented",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
@@ -100,11 +106,13 @@ impl S3ErrorCode {
     pub fn status(self) -> StatusCode {
         use S3ErrorCode::*;
         match self {
-            AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => {
-                StatusCode::FORBIDDEN
-            }
+            AccessDenied
+            | AccessForbidden
+            | InvalidAccessKeyId
+            | RequestTimeTooSkewed
+            | SignatureDoesNotMatch => StatusCode::FORBIDDEN,
             BucketAlreadyExists | BucketAlreadyOwnedByYou => StatusCode::CONFLICT,
-            NoSuchBucket | NoSuchKey => StatusCode::NOT_FOUND,
+            NoSuchBucket | NoSuchKey | NoSuchCORSConfiguration => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,6 +120,7 @@ impl S3ErrorCode {
             ServiceUnavailable | SlowDown => StatusCode::SERVICE_UNAVAILABLE,
             AuthorizationHeaderMalformed
             | AuthorizationQueryParametersError
+            | BadRequest
             | BadDigest
             | EntityTooLarge
             | EntityTooSmall

@@ -14,6 +14,7 @@ use http::Method;
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 
+use crate::features::cors::CorsConfiguration;
 use crate::s3::error::S3Error;
 use crate::s3::uri;
 use crate::s3_error;
@@ -55,6 +56,7 @@ pub struct StateStore {
     client: Arc<BackendClient>,
     system_bucket: String,
     buckets: Cache<String, Option<Arc<BucketRecord>>>,
+    cors: Cache<String, Option<Arc<CorsConfiguration>>>,
 }
 
 impl StateStore {
@@ -63,6 +65,10 @@ impl StateStore {
             client,
             system_bucket,
             buckets: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+            cors: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
                 .build(),
@@ -105,32 +111,10 @@ impl StateStore {
         if let Some(cached) = self.buckets.get(bucket) {
             return Ok(cached);
         }
-        let r = self
-            .client
-            .send(
-                Method::GET,
-                &self.object_path(&format!("buckets/{bucket}")),
-                &[],
-                Bytes::new(),
-            )
-            .await?;
-        let record = match r.status {
-            200 => Some(Arc::new(
-                serde_json::from_slice::<BucketRecord>(&r.body).map_err(|e| {
-                    s3_error!(
-                        InternalError,
-                        "The gateway's record of bucket {bucket:?} is unreadable: {e}"
-                    )
-                })?,
-            )),
-            404 => None,
-            other => {
-                return Err(s3_error!(
-                    ServiceUnavailable,
-                    "Reading the gateway's state failed ({other}); please retry."
-                ));
-            }
-        };
+        let record = self
+            .read_json::<BucketRecord>(&format!("buckets/{bucket}"))
+            .await?
+            .map(Arc::new);
         self.buckets.insert(bucket.to_owned(), record.clone());
         Ok(record)
     }
@@ -150,23 +134,86 @@ impl StateStore {
 
     /// Removes the record of `bucket` and its owner index.
     pub async fn delete_bucket(&self, bucket: &str, owner: &str) -> Result<(), S3Error> {
+        // The bucket's configurations go with it, then its index entry and record.
+        self.set_cors(bucket, None).await?;
         for key in [
             format!("owners/{owner}/{bucket}"),
             format!("buckets/{bucket}"),
         ] {
-            let r = self
-                .client
-                .send(Method::DELETE, &self.object_path(&key), &[], Bytes::new())
-                .await?;
-            if !r.is_success() && r.status != 404 {
-                return Err(s3_error!(
-                    ServiceUnavailable,
-                    "Updating the gateway's state failed ({}); please retry.",
-                    r.status
-                ));
-            }
+            self.remove(&key).await?;
         }
         self.buckets.insert(bucket.to_owned(), None);
+        Ok(())
+    }
+
+    /// The CORS configuration of `bucket`, if it has one.
+    pub async fn cors(&self, bucket: &str) -> Result<Option<Arc<CorsConfiguration>>, S3Error> {
+        if let Some(cached) = self.cors.get(bucket) {
+            return Ok(cached);
+        }
+        let config = self
+            .read_json::<CorsConfiguration>(&format!("cors/{bucket}"))
+            .await?
+            .map(Arc::new);
+        self.cors.insert(bucket.to_owned(), config.clone());
+        Ok(config)
+    }
+
+    /// Stores (or, with `None`, removes) the CORS configuration of `bucket`.
+    pub async fn set_cors(
+        &self,
+        bucket: &str,
+        config: Option<&CorsConfiguration>,
+    ) -> Result<(), S3Error> {
+        let key = format!("cors/{bucket}");
+        match config {
+            Some(c) => {
+                let json = serde_json::to_vec(c)
+                    .map_err(|e| s3_error!(InternalError, "Encoding state: {e}"))?;
+                self.write(&key, Bytes::from(json)).await?;
+            }
+            None => self.remove(&key).await?,
+        }
+        self.cors
+            .insert(bucket.to_owned(), config.cloned().map(Arc::new));
+        Ok(())
+    }
+
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, S3Error> {
+        let r = self
+            .client
+            .send(Method::GET, &self.object_path(key), &[], Bytes::new())
+            .await?;
+        match r.status {
+            200 => serde_json::from_slice(&r.body).map(Some).map_err(|e| {
+                s3_error!(
+                    InternalError,
+                    "The gateway's state document {key:?} is unreadable: {e}"
+                )
+            }),
+            404 => Ok(None),
+            other => Err(s3_error!(
+                ServiceUnavailable,
+                "Reading the gateway's state failed ({other}); please retry."
+            )),
+        }
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), S3Error> {
+        let r = self
+            .client
+            .send(Method::DELETE, &self.object_path(key), &[], Bytes::new())
+            .await?;
+        if !r.is_success() && r.status != 404 {
+            return Err(s3_error!(
+                ServiceUnavailable,
+                "Updating the gateway's state failed ({}); please retry.",
+                r.status
+            ));
+        }
         Ok(())
     }
 

@@ -1,0 +1,3 @@
+//! What the gateway serves itself, whatever the backend supports.
+
+pub mod cors;

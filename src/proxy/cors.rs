@@ -1,0 +1,124 @@
+//! CORS glue: preflight answers, the bucket's CORS configuration API, and the headers every
+//! cross-origin answer gets (see `features::cors` for the rules themselves).
+
+use bytes::Bytes;
+use http::HeaderMap;
+use pingora::proxy::Session;
+
+use super::ctx::RequestCtx;
+use super::{Gateway, read_control_body, respond};
+use crate::features::cors::{self, CorsConfiguration};
+use crate::s3::error::S3Error;
+use crate::s3::op::S3Op;
+use crate::s3::request::S3Request;
+use crate::s3_error;
+
+fn forbidden() -> S3Error {
+    s3_error!(
+        AccessForbidden,
+        "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
+    )
+}
+
+impl Gateway {
+    /// An `OPTIONS` preflight, answered without credentials from the bucket's CORS rules.
+    pub(super) async fn preflight(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+    ) -> Result<(), S3Error> {
+        let headers = &session.req_header().headers;
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let origin = text("origin").ok_or_else(|| {
+            s3_error!(
+                BadRequest,
+                "Insufficient information. Origin request header needed."
+            )
+        })?;
+        let method = text("access-control-request-method").ok_or_else(|| {
+            s3_error!(
+                BadRequest,
+                "Invalid Access-Control-Request-Method: the header is missing."
+            )
+        })?;
+        let requested = cors::requested_headers(text("access-control-request-headers").as_deref());
+        let bucket = request.bucket.as_deref().ok_or_else(forbidden)?;
+        let config = self.state.cors(bucket).await?.ok_or_else(forbidden)?;
+        let rule = config
+            .matching(&origin, &method, &requested)
+            .ok_or_else(forbidden)?;
+        let answer = cors::preflight_headers(rule, &origin, &method, &requested);
+        respond::send_with_headers(session, ctx, 200, "", &answer, Bytes::new())
+            .await
+            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+    }
+
+    /// The CORS headers for an actual request carrying `Origin`, if a rule of its bucket allows it.
+    pub(super) async fn cors_for(
+        &self,
+        request: &S3Request,
+        method: &str,
+        headers: &HeaderMap,
+    ) -> Vec<(http::HeaderName, String)> {
+        let (Some(origin), Some(bucket)) = (
+            headers.get("origin").and_then(|v| v.to_str().ok()),
+            request.bucket.as_deref(),
+        ) else {
+            return Vec::new();
+        };
+        // A state lookup failure costs the CORS headers, never the request.
+        match self.state.cors(bucket).await {
+            Ok(Some(config)) => config
+                .matching(origin, method, &[])
+                .map(|rule| cors::response_headers(rule, origin))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Put/Get/DeleteBucketCors, for whoever may configure the bucket (checked before).
+    pub(super) async fn serve_cors_config(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+    ) -> Result<(), S3Error> {
+        let bucket = request.bucket.clone().unwrap_or_default();
+        let (status, body) = match ctx.op {
+            S3Op::PutBucketCors => {
+                let config = CorsConfiguration::parse(&read_control_body(session).await?)?;
+                self.state.set_cors(&bucket, Some(&config)).await?;
+                (200, Bytes::new())
+            }
+            S3Op::GetBucketCors => {
+                let config = self.state.cors(&bucket).await?.ok_or_else(|| {
+                    s3_error!(
+                        NoSuchCORSConfiguration,
+                        "The CORS configuration does not exist"
+                    )
+                })?;
+                (200, Bytes::from(config.to_xml()))
+            }
+            S3Op::DeleteBucketCors => {
+                self.state.set_cors(&bucket, None).await?;
+                (204, Bytes::new())
+            }
+            _ => {
+                return Err(s3_error!(
+                    InternalError,
+                    "{} is not a CORS operation.",
+                    ctx.op.name()
+                ));
+            }
+        };
+        respond::send(session, ctx, status, "application/xml", body)
+            .await
+            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+    }
+}

@@ -391,6 +391,7 @@ async fn a_browser_uploads_and_downloads_cross_origin() {
         .arg(format!("{page_origin}/index.html"))
         .output();
     let _ = server.kill();
+    let _ = server.wait();
     let out = out.expect("chromium is installed by scripts/test.sh");
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(

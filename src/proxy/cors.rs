@@ -12,6 +12,7 @@ use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
 use crate::s3_error;
+use crate::state::ConfigKind;
 
 fn forbidden() -> S3Error {
     s3_error!(
@@ -49,7 +50,11 @@ impl Gateway {
         })?;
         let requested = cors::requested_headers(text("access-control-request-headers").as_deref());
         let bucket = request.bucket.as_deref().ok_or_else(forbidden)?;
-        let config = self.state.cors(bucket).await?.ok_or_else(forbidden)?;
+        let config = self
+            .state
+            .config::<CorsConfiguration>(ConfigKind::Cors, bucket)
+            .await?
+            .ok_or_else(forbidden)?;
         let rule = config
             .matching(&origin, &method, &requested)
             .ok_or_else(forbidden)?;
@@ -73,7 +78,11 @@ impl Gateway {
             return Vec::new();
         };
         // A state lookup failure costs the CORS headers, never the request.
-        match self.state.cors(bucket).await {
+        match self
+            .state
+            .config::<CorsConfiguration>(ConfigKind::Cors, bucket)
+            .await
+        {
             Ok(Some(config)) => config
                 .matching(origin, method, &[])
                 .map(|rule| cors::response_headers(rule, origin))
@@ -93,20 +102,28 @@ impl Gateway {
         let (status, body) = match ctx.op {
             S3Op::PutBucketCors => {
                 let config = CorsConfiguration::parse(&read_control_body(session).await?)?;
-                self.state.set_cors(&bucket, Some(&config)).await?;
+                self.state
+                    .set_config(ConfigKind::Cors, &bucket, Some(&config))
+                    .await?;
                 (200, Bytes::new())
             }
             S3Op::GetBucketCors => {
-                let config = self.state.cors(&bucket).await?.ok_or_else(|| {
-                    s3_error!(
-                        NoSuchCORSConfiguration,
-                        "The CORS configuration does not exist"
-                    )
-                })?;
+                let config = self
+                    .state
+                    .config::<CorsConfiguration>(ConfigKind::Cors, &bucket)
+                    .await?
+                    .ok_or_else(|| {
+                        s3_error!(
+                            NoSuchCORSConfiguration,
+                            "The CORS configuration does not exist"
+                        )
+                    })?;
                 (200, Bytes::from(config.to_xml()))
             }
             S3Op::DeleteBucketCors => {
-                self.state.set_cors(&bucket, None).await?;
+                self.state
+                    .set_config::<CorsConfiguration>(ConfigKind::Cors, &bucket, None)
+                    .await?;
                 (204, Bytes::new())
             }
             _ => {

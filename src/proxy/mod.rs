@@ -6,6 +6,7 @@ mod acl;
 mod cors;
 pub mod ctx;
 pub mod respond;
+mod website;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -124,10 +125,7 @@ impl Gateway {
             return self.admit_post(session, ctx, request).await;
         }
         if request.addressing == Addressing::Website {
-            return Err(s3_error!(
-                NotImplemented,
-                "Bucket website endpoints are not served by this gateway yet."
-            ));
+            return self.serve_website(session, ctx, request).await;
         }
         let header = session.req_header();
         let parts = SignedParts {
@@ -185,6 +183,14 @@ impl Gateway {
             ) {
                 ctx.identity = Some(identity);
                 self.serve_acl(session, ctx, request, &user).await?;
+                return Ok(false);
+            }
+            if matches!(
+                ctx.op,
+                S3Op::GetBucketWebsite | S3Op::PutBucketWebsite | S3Op::DeleteBucketWebsite
+            ) {
+                ctx.identity = Some(identity);
+                self.serve_website_config(session, ctx, request).await?;
                 return Ok(false);
             }
             if matches!(

@@ -45,6 +45,7 @@ pub enum S3ErrorCode {
     NoSuchBucket,
     NoSuchCORSConfiguration,
     NoSuchKey,
+    NoSuchWebsiteConfiguration,
     NotImplemented,
     RequestTimeTooSkewed,
     ServiceUnavailable,
@@ -92,6 +93,7 @@ impl S3ErrorCode {
             NoSuchBucket => "NoSuchBucket",
             NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
             NoSuchKey => "NoSuchKey",
+            NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             NotImplemented => "NotImplemented",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
             ServiceUnavailable => "ServiceUnavailable",
@@ -112,7 +114,9 @@ impl S3ErrorCode {
             | RequestTimeTooSkewed
             | SignatureDoesNotMatch => StatusCode::FORBIDDEN,
             BucketAlreadyExists | BucketAlreadyOwnedByYou => StatusCode::CONFLICT,
-            NoSuchBucket | NoSuchKey | NoSuchCORSConfiguration => StatusCode::NOT_FOUND,
+            NoSuchBucket | NoSuchKey | NoSuchCORSConfiguration | NoSuchWebsiteConfiguration => {
+                StatusCode::NOT_FOUND
+            }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,

@@ -14,7 +14,6 @@ use http::Method;
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 
-use crate::features::cors::CorsConfiguration;
 use crate::s3::error::S3Error;
 use crate::s3::uri;
 use crate::s3_error;
@@ -56,7 +55,26 @@ pub struct StateStore {
     client: Arc<BackendClient>,
     system_bucket: String,
     buckets: Cache<String, Option<Arc<BucketRecord>>>,
-    cors: Cache<String, Option<Arc<CorsConfiguration>>>,
+    /// Bucket configurations by `<kind>/<bucket>`, as the JSON stored.
+    configs: Cache<String, Option<Bytes>>,
+}
+
+/// The bucket configurations the gateway serves itself, each a JSON document `<kind>/<bucket>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigKind {
+    Cors,
+    Website,
+}
+
+impl ConfigKind {
+    pub const ALL: [ConfigKind; 2] = [ConfigKind::Cors, ConfigKind::Website];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            ConfigKind::Cors => "cors",
+            ConfigKind::Website => "website",
+        }
+    }
 }
 
 impl StateStore {
@@ -68,7 +86,7 @@ impl StateStore {
                 .max_capacity(100_000)
                 .time_to_live(ttl)
                 .build(),
-            cors: Cache::builder()
+            configs: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
                 .build(),
@@ -135,7 +153,9 @@ impl StateStore {
     /// Removes the record of `bucket` and its owner index.
     pub async fn delete_bucket(&self, bucket: &str, owner: &str) -> Result<(), S3Error> {
         // The bucket's configurations go with it, then its index entry and record.
-        self.set_cors(bucket, None).await?;
+        for kind in ConfigKind::ALL {
+            self.set_config::<()>(kind, bucket, None).await?;
+        }
         for key in [
             format!("owners/{owner}/{bucket}"),
             format!("buckets/{bucket}"),
@@ -146,60 +166,88 @@ impl StateStore {
         Ok(())
     }
 
-    /// The CORS configuration of `bucket`, if it has one.
-    pub async fn cors(&self, bucket: &str) -> Result<Option<Arc<CorsConfiguration>>, S3Error> {
-        if let Some(cached) = self.cors.get(bucket) {
-            return Ok(cached);
-        }
-        let config = self
-            .read_json::<CorsConfiguration>(&format!("cors/{bucket}"))
-            .await?
-            .map(Arc::new);
-        self.cors.insert(bucket.to_owned(), config.clone());
-        Ok(config)
+    /// A bucket configuration of `kind`, if the bucket has one.
+    pub async fn config<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: ConfigKind,
+        bucket: &str,
+    ) -> Result<Option<T>, S3Error> {
+        let key = format!("{}/{bucket}", kind.as_str());
+        let raw = match self.configs.get(&key) {
+            Some(cached) => cached,
+            None => {
+                let raw = self.read_raw(&key).await?;
+                self.configs.insert(key.clone(), raw.clone());
+                raw
+            }
+        };
+        raw.map(|json| {
+            serde_json::from_slice(&json).map_err(|e| {
+                s3_error!(
+                    InternalError,
+                    "The gateway's state document {key:?} is unreadable: {e}"
+                )
+            })
+        })
+        .transpose()
     }
 
-    /// Stores (or, with `None`, removes) the CORS configuration of `bucket`.
-    pub async fn set_cors(
+    /// Stores (or, with `None`, removes) a bucket configuration of `kind`.
+    pub async fn set_config<T: Serialize>(
         &self,
+        kind: ConfigKind,
         bucket: &str,
-        config: Option<&CorsConfiguration>,
+        value: Option<&T>,
     ) -> Result<(), S3Error> {
-        let key = format!("cors/{bucket}");
-        match config {
-            Some(c) => {
-                let json = serde_json::to_vec(c)
-                    .map_err(|e| s3_error!(InternalError, "Encoding state: {e}"))?;
-                self.write(&key, Bytes::from(json)).await?;
+        let key = format!("{}/{bucket}", kind.as_str());
+        let json = match value {
+            Some(v) => {
+                let json = Bytes::from(
+                    serde_json::to_vec(v)
+                        .map_err(|e| s3_error!(InternalError, "Encoding state: {e}"))?,
+                );
+                self.write(&key, json.clone()).await?;
+                Some(json)
             }
-            None => self.remove(&key).await?,
-        }
-        self.cors
-            .insert(bucket.to_owned(), config.cloned().map(Arc::new));
+            None => {
+                self.remove(&key).await?;
+                None
+            }
+        };
+        self.configs.insert(key, json);
         Ok(())
     }
 
-    async fn read_json<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, S3Error> {
+    async fn read_raw(&self, key: &str) -> Result<Option<Bytes>, S3Error> {
         let r = self
             .client
             .send(Method::GET, &self.object_path(key), &[], Bytes::new())
             .await?;
         match r.status {
-            200 => serde_json::from_slice(&r.body).map(Some).map_err(|e| {
-                s3_error!(
-                    InternalError,
-                    "The gateway's state document {key:?} is unreadable: {e}"
-                )
-            }),
+            200 => Ok(Some(r.body)),
             404 => Ok(None),
             other => Err(s3_error!(
                 ServiceUnavailable,
                 "Reading the gateway's state failed ({other}); please retry."
             )),
         }
+    }
+
+    async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, S3Error> {
+        self.read_raw(key)
+            .await?
+            .map(|json| {
+                serde_json::from_slice(&json).map_err(|e| {
+                    s3_error!(
+                        InternalError,
+                        "The gateway's state document {key:?} is unreadable: {e}"
+                    )
+                })
+            })
+            .transpose()
     }
 
     async fn remove(&self, key: &str) -> Result<(), S3Error> {

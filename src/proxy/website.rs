@@ -1,0 +1,290 @@
+//! Website glue: requests to `<bucket>.<region>-static.<domain>` (anonymous GET/HEAD of
+//! public-read objects, index and error documents, redirects), and the bucket's website
+//! configuration API. The object itself is proxied like any GET, so Range and conditional
+//! requests work; everything the gateway answers itself is HTML.
+
+use bytes::Bytes;
+use http::Method;
+use pingora::proxy::Session;
+
+use super::acl::object_acl;
+use super::ctx::RequestCtx;
+use super::{Gateway, read_control_body, respond};
+use crate::features::website::{self, WebsiteConfiguration};
+use crate::s3::error::S3Error;
+use crate::s3::op::S3Op;
+use crate::s3::request::S3Request;
+use crate::s3::uri;
+use crate::s3_error;
+use crate::state::{CannedAcl, ConfigKind};
+
+const HTML: &str = "text/html; charset=utf-8";
+
+/// What a website request turns into.
+enum Outcome {
+    /// Proxy the object at this key.
+    Serve(String, Option<String>),
+    /// Answer a redirect.
+    Redirect(u16, String),
+    /// Answer an error (status, code, message).
+    Error(u16, &'static str, String),
+}
+
+impl Gateway {
+    /// A request on a website host. `Ok(true)`: proxy it (target and `If-Match` are set).
+    pub(super) async fn serve_website(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+    ) -> Result<bool, S3Error> {
+        let method = session.req_header().method.clone();
+        let host = session
+            .req_header()
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let outcome = if method != Method::GET && method != Method::HEAD {
+            Outcome::Error(
+                405,
+                "MethodNotAllowed",
+                format!("The specified method is not allowed against this resource: {method}."),
+            )
+        } else {
+            self.website_outcome(request, &host).await?
+        };
+        match outcome {
+            Outcome::Serve(key, etag) => {
+                let bucket = request.bucket.clone().unwrap_or_default();
+                ctx.backend_target = format!(
+                    "/{}/{}",
+                    uri::encode_component(&bucket),
+                    uri::encode_path(&key)
+                );
+                ctx.backend_payload_hash = crate::auth::sigv4::UNSIGNED_PAYLOAD.to_owned();
+                ctx.if_match = etag;
+                Ok(true)
+            }
+            Outcome::Redirect(status, location) => {
+                let headers = [(http::header::LOCATION, location)];
+                respond::send_with_headers(session, ctx, status, HTML, &headers, Bytes::new())
+                    .await
+                    .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))?;
+                Ok(false)
+            }
+            Outcome::Error(status, code, message) => {
+                let (content_type, body) = self
+                    .error_document(request, status, code, &message, &ctx.request_id)
+                    .await;
+                respond::send(session, ctx, status, &content_type, body)
+                    .await
+                    .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))?;
+                Ok(false)
+            }
+        }
+    }
+
+    async fn website_outcome(&self, request: &S3Request, host: &str) -> Result<Outcome, S3Error> {
+        let Some(bucket) = request.bucket.as_deref() else {
+            return Ok(Outcome::Error(
+                404,
+                "NoSuchBucket",
+                "The specified bucket does not exist.".into(),
+            ));
+        };
+        if self.state.bucket(bucket).await?.is_none() {
+            return Ok(Outcome::Error(
+                404,
+                "NoSuchBucket",
+                "The specified bucket does not exist.".into(),
+            ));
+        }
+        let Some(config) = self
+            .state
+            .config::<WebsiteConfiguration>(ConfigKind::Website, bucket)
+            .await?
+        else {
+            return Ok(Outcome::Error(
+                404,
+                "NoSuchWebsiteConfiguration",
+                "The specified bucket does not have a website configuration.".into(),
+            ));
+        };
+        let (index_suffix, rules) = match &config {
+            WebsiteConfiguration::RedirectAll {
+                host_name,
+                protocol,
+            } => {
+                let path = request.decoded_path.trim_start_matches('/');
+                let location = format!(
+                    "{}://{host_name}/{}",
+                    protocol.as_deref().unwrap_or("http"),
+                    uri::encode_path(path)
+                );
+                return Ok(Outcome::Redirect(301, location));
+            }
+            WebsiteConfiguration::Site {
+                index_suffix,
+                routing_rules,
+                ..
+            } => (index_suffix, routing_rules),
+        };
+        let key = website::key_for_path(&request.decoded_path, index_suffix);
+        if let Some(rule) = website::matching_rule(rules, &key, None) {
+            let (status, location) = website::redirect_location(
+                &rule.redirect,
+                rule.key_prefix_equals.as_deref(),
+                &key,
+                host,
+            );
+            return Ok(Outcome::Redirect(status, location));
+        }
+        let error = match self.head_object(bucket, &key, None).await {
+            Ok(head) if object_acl(&head.headers) == CannedAcl::PublicRead => {
+                if let Some(target) = head
+                    .headers
+                    .get("x-amz-website-redirect-location")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    return Ok(Outcome::Redirect(301, target.to_owned()));
+                }
+                let etag = head
+                    .headers
+                    .get(http::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                return Ok(Outcome::Serve(key, etag));
+            }
+            Ok(_) => (403, "AccessDenied", "Access Denied".to_owned()),
+            Err(e) if e.code().as_str() == "NoSuchKey" => {
+                // `dir` names a folder when `dir/<index>` exists: send the browser there.
+                if !key.ends_with('/') && !request.decoded_path.ends_with('/') {
+                    let folder_index = format!("{key}/{index_suffix}");
+                    if self.head_object(bucket, &folder_index, None).await.is_ok() {
+                        return Ok(Outcome::Redirect(
+                            302,
+                            format!("/{}/", uri::encode_path(&key)),
+                        ));
+                    }
+                }
+                (
+                    404,
+                    "NoSuchKey",
+                    "The specified key does not exist.".to_owned(),
+                )
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(rule) = website::matching_rule(rules, &key, Some(error.0)) {
+            let (status, location) = website::redirect_location(
+                &rule.redirect,
+                rule.key_prefix_equals.as_deref(),
+                &key,
+                host,
+            );
+            return Ok(Outcome::Redirect(status, location));
+        }
+        Ok(Outcome::Error(error.0, error.1, error.2))
+    }
+
+    /// The body of a website error: the bucket's public error document, else an HTML page.
+    async fn error_document(
+        &self,
+        request: &S3Request,
+        status: u16,
+        code: &str,
+        message: &str,
+        request_id: &str,
+    ) -> (String, Bytes) {
+        let page = || {
+            (
+                HTML.to_owned(),
+                Bytes::from(website::error_page(status, code, message, request_id)),
+            )
+        };
+        let Some(bucket) = request.bucket.as_deref() else {
+            return page();
+        };
+        let Ok(Some(WebsiteConfiguration::Site {
+            error_key: Some(error_key),
+            ..
+        })) = self
+            .state
+            .config::<WebsiteConfiguration>(ConfigKind::Website, bucket)
+            .await
+        else {
+            return page();
+        };
+        let path = format!(
+            "/{}/{}",
+            uri::encode_component(bucket),
+            uri::encode_path(&error_key)
+        );
+        match self
+            .client
+            .send(Method::GET, &path, &[], Bytes::new())
+            .await
+        {
+            Ok(r) if r.is_success() && object_acl(&r.headers) == CannedAcl::PublicRead => {
+                let content_type = r
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(HTML)
+                    .to_owned();
+                (content_type, r.body)
+            }
+            _ => page(),
+        }
+    }
+
+    /// Put/Get/DeleteBucketWebsite, for whoever may configure the bucket (checked before).
+    pub(super) async fn serve_website_config(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+    ) -> Result<(), S3Error> {
+        let bucket = request.bucket.clone().unwrap_or_default();
+        let (status, body) = match ctx.op {
+            S3Op::PutBucketWebsite => {
+                let config = WebsiteConfiguration::parse(&read_control_body(session).await?)?;
+                self.state
+                    .set_config(ConfigKind::Website, &bucket, Some(&config))
+                    .await?;
+                (200, Bytes::new())
+            }
+            S3Op::GetBucketWebsite => {
+                let config = self
+                    .state
+                    .config::<WebsiteConfiguration>(ConfigKind::Website, &bucket)
+                    .await?
+                    .ok_or_else(|| {
+                        s3_error!(
+                            NoSuchWebsiteConfiguration,
+                            "The specified bucket does not have a website configuration"
+                        )
+                    })?;
+                (200, Bytes::from(config.to_xml()))
+            }
+            S3Op::DeleteBucketWebsite => {
+                self.state
+                    .set_config::<WebsiteConfiguration>(ConfigKind::Website, &bucket, None)
+                    .await?;
+                (204, Bytes::new())
+            }
+            _ => {
+                return Err(s3_error!(
+                    InternalError,
+                    "{} is not a website operation.",
+                    ctx.op.name()
+                ));
+            }
+        };
+        respond::send(session, ctx, status, "application/xml", body)
+            .await
+            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+    }
+}

@@ -243,3 +243,44 @@ async fn invalid_website_configurations_are_refused() {
         .unwrap_err();
     assert_eq!(err.code(), Some("AccessDenied"));
 }
+
+/// A preflight on the website host is answered from the bucket's CORS rules.
+#[tokio::test]
+async fn preflight_on_the_website_host() {
+    let (c, b) = fixture("site-cors").await;
+    c.put_bucket_cors()
+        .bucket(&b)
+        .cors_configuration(
+            aws_sdk_s3::types::CorsConfiguration::builder()
+                .cors_rules(
+                    aws_sdk_s3::types::CorsRule::builder()
+                        .allowed_origins("https://app.example.com")
+                        .allowed_methods("GET")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, head, _) = visit(
+        &b,
+        "OPTIONS",
+        "/index.html",
+        &[
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "GET"),
+        ],
+    );
+    assert_eq!(
+        (status, header(&head, "access-control-allow-origin")),
+        (200, Some("https://app.example.com"))
+    );
+    let (status, head, _) = visit(&b, "GET", "/", &[("origin", "https://app.example.com")]);
+    assert_eq!(
+        (status, header(&head, "access-control-allow-origin")),
+        (200, Some("https://app.example.com"))
+    );
+}

@@ -4,6 +4,7 @@
 use bucketgate::auth::checksum::{Checksum, ChecksumAlgorithm};
 use bucketgate::auth::chunked::ChunkedDecoder;
 use bucketgate::auth::sigv4::AuthorizationV4;
+use bucketgate::authz::policy::{BucketPolicy, RequestFacts};
 use bucketgate::s3::request::{HostRules, S3Request};
 use bucketgate::s3::uri::Query;
 use bytes::Bytes;
@@ -98,5 +99,39 @@ proptest! {
             let _ = req.query.canonical(|_| false);
         }
         let _ = Query::parse(&query);
+    }
+
+    #[test]
+    fn policy_parsing_never_panics(json in ".{0,400}") {
+        let _ = BucketPolicy::parse(json.as_bytes(), "b");
+    }
+
+    #[test]
+    fn policy_evaluation_never_panics(
+        op_pattern in "s3:[A-Za-z*?]{0,12}",
+        condition_value in ".{0,24}",
+        operator in proptest::sample::select(vec![
+            "StringEquals", "StringNotLike", "IpAddress", "NotIpAddress", "NumericLessThan",
+            "DateGreaterThan", "Bool", "ForAllValues:StringLike", "StringEqualsIfExists", "Null",
+        ]),
+        key in proptest::sample::select(vec!["s3:prefix", "aws:SourceIp", "aws:CurrentTime", "s3:max-keys", "aws:Referer"]),
+        request_value in ".{0,24}",
+        user in proptest::option::of("[a-z]{1,6}"),
+    ) {
+        let doc = serde_json::json!({
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": op_pattern, "Resource": "arn:aws:s3:::b/*",
+                           "Condition": {operator: {key: condition_value}}}]
+        });
+        if let Ok(policy) = BucketPolicy::parse(doc.to_string().as_bytes(), "b") {
+            let facts = RequestFacts {
+                user: user.as_deref(),
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::b/k".into(),
+                source_ip: request_value.parse().ok(),
+                values: vec![(key.to_ascii_lowercase(), request_value.clone())],
+                ..Default::default()
+            };
+            let _ = policy.evaluate(&facts);
+        }
     }
 }

@@ -5,6 +5,8 @@
 //! no record of does not exist for clients — the system bucket and buckets made behind the
 //! gateway's back included.
 
+pub mod policy;
+
 use crate::auth::Identity;
 use crate::auth::credentials::User;
 use crate::s3::error::S3Error;

@@ -5,6 +5,7 @@
 mod acl;
 mod cors;
 pub mod ctx;
+mod policy;
 pub mod respond;
 mod website;
 
@@ -27,6 +28,7 @@ use crate::auth::sigv4;
 use crate::auth::sigv4::SignedParts;
 use crate::auth::{self, AuthScheme, Identity, PayloadHash, Streaming, post_policy};
 use crate::authz;
+use crate::authz::policy::Decision;
 use crate::config::Config;
 use crate::profile::Profile;
 use crate::proxy::ctx::{PostUpload, RequestCtx};
@@ -139,12 +141,30 @@ impl Gateway {
             headers: &header.headers,
         };
         let identity = auth::authenticate(&parts, &self.credentials, SystemTime::now())?;
-        authz::authorize(&identity, ctx.op)?;
         ctx.backend_target = backend_target(request, identity.scheme);
+        // An explicit Deny in the bucket policy wins over everything; an Allow stands in for
+        // ownership, grants and ACLs (but never for managing the policy itself).
+        let decision = self
+            .policy_decision(session, ctx.op, request, &identity)
+            .await?;
+        if decision == Decision::Deny {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied by the bucket policy."
+            ));
+        }
+        let policy_allows = decision == Decision::Allow
+            && !matches!(
+                ctx.op,
+                S3Op::PutBucketPolicy | S3Op::GetBucketPolicy | S3Op::DeleteBucketPolicy
+            );
+        if !policy_allows {
+            authz::authorize(&identity, ctx.op)?;
+        }
         self.profile.admit(ctx.op)?;
         self.profile
             .check_request(ctx.op, request, &header.headers)?;
-        if identity.user.is_none() {
+        if identity.user.is_none() && !policy_allows {
             ctx.if_match = self.authorize_anonymous(ctx.op, request).await?;
         }
         let header = session.req_header();
@@ -169,9 +189,10 @@ impl Gateway {
                 (S3Op::CreateBucket, Some(bucket)) => {
                     self.claim_bucket(ctx, bucket, &user, acl).await?
                 }
-                (_, Some(bucket)) => {
+                (_, Some(bucket)) if !policy_allows => {
                     authz::authorize_bucket(&self.state, &user, bucket, ctx.op).await?
                 }
+                (_, Some(_)) => {}
                 (_, None) => {}
             }
             if let Some(source) = copy_source {
@@ -183,6 +204,14 @@ impl Gateway {
             ) {
                 ctx.identity = Some(identity);
                 self.serve_acl(session, ctx, request, &user).await?;
+                return Ok(false);
+            }
+            if matches!(
+                ctx.op,
+                S3Op::PutBucketPolicy | S3Op::GetBucketPolicy | S3Op::DeleteBucketPolicy
+            ) {
+                ctx.identity = Some(identity);
+                self.serve_policy(session, ctx, request, &user).await?;
                 return Ok(false);
             }
             if matches!(

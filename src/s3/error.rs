@@ -35,6 +35,7 @@ pub enum S3ErrorCode {
     KeyTooLongError,
     MalformedACLError,
     MalformedPOSTRequest,
+    MalformedPolicy,
     MalformedXML,
     MetadataTooLarge,
     MaxPostPreDataLengthExceeded,
@@ -43,6 +44,7 @@ pub enum S3ErrorCode {
     MissingContentLength,
     MissingSecurityHeader,
     NoSuchBucket,
+    NoSuchBucketPolicy,
     NoSuchCORSConfiguration,
     NoSuchKey,
     NoSuchWebsiteConfiguration,
@@ -83,6 +85,7 @@ impl S3ErrorCode {
             KeyTooLongError => "KeyTooLongError",
             MalformedACLError => "MalformedACLError",
             MalformedPOSTRequest => "MalformedPOSTRequest",
+            MalformedPolicy => "MalformedPolicy",
             MalformedXML => "MalformedXML",
             MetadataTooLarge => "MetadataTooLarge",
             MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceeded",
@@ -91,6 +94,7 @@ impl S3ErrorCode {
             MissingContentLength => "MissingContentLength",
             MissingSecurityHeader => "MissingSecurityHeader",
             NoSuchBucket => "NoSuchBucket",
+            NoSuchBucketPolicy => "NoSuchBucketPolicy",
             NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
             NoSuchKey => "NoSuchKey",
             NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
@@ -114,9 +118,11 @@ impl S3ErrorCode {
             | RequestTimeTooSkewed
             | SignatureDoesNotMatch => StatusCode::FORBIDDEN,
             BucketAlreadyExists | BucketAlreadyOwnedByYou => StatusCode::CONFLICT,
-            NoSuchBucket | NoSuchKey | NoSuchCORSConfiguration | NoSuchWebsiteConfiguration => {
-                StatusCode::NOT_FOUND
-            }
+            NoSuchBucket
+            | NoSuchBucketPolicy
+            | NoSuchKey
+            | NoSuchCORSConfiguration
+            | NoSuchWebsiteConfiguration => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -139,6 +145,7 @@ impl S3ErrorCode {
             | KeyTooLongError
             | MalformedACLError
             | MalformedPOSTRequest
+            | MalformedPolicy
             | MalformedXML
             | MetadataTooLarge
             | TooManyBuckets

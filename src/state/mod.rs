@@ -64,15 +64,17 @@ pub struct StateStore {
 pub enum ConfigKind {
     Cors,
     Website,
+    Policy,
 }
 
 impl ConfigKind {
-    pub const ALL: [ConfigKind; 2] = [ConfigKind::Cors, ConfigKind::Website];
+    pub const ALL: [ConfigKind; 3] = [ConfigKind::Cors, ConfigKind::Website, ConfigKind::Policy];
 
     fn as_str(self) -> &'static str {
         match self {
             ConfigKind::Cors => "cors",
             ConfigKind::Website => "website",
+            ConfigKind::Policy => "policy",
         }
     }
 }

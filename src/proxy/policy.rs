@@ -1,0 +1,165 @@
+//! Bucket policy glue: the facts of a request, the decision, and the policy API (owner only).
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use pingora::proxy::Session;
+
+use super::ctx::RequestCtx;
+use super::{Gateway, read_control_body, respond};
+use crate::auth::Identity;
+use crate::auth::credentials::User;
+use crate::authz::policy::{self, BucketPolicy, Decision, RequestFacts};
+use crate::s3::error::S3Error;
+use crate::s3::op::S3Op;
+use crate::s3::request::S3Request;
+use crate::s3_error;
+use crate::state::ConfigKind;
+
+/// AWS's limit on a bucket policy's size.
+const MAX_POLICY_BYTES: usize = 20 * 1024;
+
+impl Gateway {
+    /// What the bucket's policy says about this request (`NotApplicable` without a policy).
+    pub(super) async fn policy_decision(
+        &self,
+        session: &Session,
+        op: S3Op,
+        request: &S3Request,
+        identity: &Identity,
+    ) -> Result<Decision, S3Error> {
+        let Some(bucket) = request.bucket.as_deref() else {
+            return Ok(Decision::NotApplicable);
+        };
+        if matches!(op, S3Op::CreateBucket | S3Op::ListBuckets) {
+            return Ok(Decision::NotApplicable);
+        }
+        let Some(policy) = self
+            .state
+            .config::<BucketPolicy>(ConfigKind::Policy, bucket)
+            .await?
+        else {
+            return Ok(Decision::NotApplicable);
+        };
+        let header = session.req_header();
+        let text = |name: &str| {
+            header
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let mut values: Vec<(String, String)> = Vec::new();
+        for (key, header_name) in [
+            ("aws:referer", "referer"),
+            ("aws:useragent", "user-agent"),
+            ("s3:x-amz-acl", "x-amz-acl"),
+            ("s3:x-amz-copy-source", "x-amz-copy-source"),
+            ("s3:x-amz-metadata-directive", "x-amz-metadata-directive"),
+            (
+                "s3:x-amz-server-side-encryption-customer-algorithm",
+                "x-amz-server-side-encryption-customer-algorithm",
+            ),
+        ] {
+            if let Some(v) = text(header_name) {
+                values.push((key.to_owned(), v));
+            }
+        }
+        for (key, param) in [
+            ("s3:prefix", "prefix"),
+            ("s3:delimiter", "delimiter"),
+            ("s3:max-keys", "max-keys"),
+            ("s3:versionid", "versionId"),
+        ] {
+            if let Some(v) = request.query.get(param) {
+                values.push((key.to_owned(), v.to_owned()));
+            }
+        }
+        let resource = match &request.key {
+            Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
+            None => format!("arn:aws:s3:::{bucket}"),
+        };
+        let facts = RequestFacts {
+            user: identity.user.as_ref().map(|u| u.id.as_str()),
+            action: policy::action(op),
+            resource,
+            source_ip: session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip()),
+            // Plain HTTP until the gateway terminates TLS itself.
+            secure: false,
+            now: Some(SystemTime::now()),
+            values,
+        };
+        Ok(policy.evaluate(&facts))
+    }
+
+    /// Put/Get/DeleteBucketPolicy: only the bucket's owner manages its policy.
+    pub(super) async fn serve_policy(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+        user: &User,
+    ) -> Result<(), S3Error> {
+        let bucket = request.bucket.clone().unwrap_or_default();
+        let record = self
+            .state
+            .bucket(&bucket)
+            .await?
+            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist."))?;
+        if record.owner != user.id {
+            return Err(s3_error!(
+                AccessDenied,
+                "Only the bucket owner may manage its policy."
+            ));
+        }
+        let (status, content_type, body) = match ctx.op {
+            S3Op::PutBucketPolicy => {
+                let body = read_control_body(session).await?;
+                if body.len() > MAX_POLICY_BYTES {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "A bucket policy may be at most {MAX_POLICY_BYTES} bytes."
+                    ));
+                }
+                let parsed = BucketPolicy::parse(&body, &bucket)?;
+                self.state
+                    .set_config(ConfigKind::Policy, &bucket, Some(&parsed))
+                    .await?;
+                (204, "application/xml", Bytes::new())
+            }
+            S3Op::GetBucketPolicy => {
+                let parsed = self
+                    .state
+                    .config::<BucketPolicy>(ConfigKind::Policy, &bucket)
+                    .await?
+                    .ok_or_else(|| {
+                        s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist")
+                    })?;
+                (
+                    200,
+                    "application/json",
+                    Bytes::from(parsed.document().to_owned()),
+                )
+            }
+            S3Op::DeleteBucketPolicy => {
+                self.state
+                    .set_config::<BucketPolicy>(ConfigKind::Policy, &bucket, None)
+                    .await?;
+                (204, "application/xml", Bytes::new())
+            }
+            _ => {
+                return Err(s3_error!(
+                    InternalError,
+                    "{} is not a policy operation.",
+                    ctx.op.name()
+                ));
+            }
+        };
+        respond::send(session, ctx, status, content_type, body)
+            .await
+            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+    }
+}

@@ -1,0 +1,222 @@
+//! Bucket policies enforced by the gateway: grants to other users and to anyone, explicit denies
+//! that beat ownership, and conditions on the source address and the listing prefix.
+
+mod common;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use common::*;
+
+async fn bucket_with(test: &str, keys: &[&str]) -> (aws_sdk_s3::Client, String) {
+    let c = client(MAIN);
+    let b = bucket_name(test);
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    for k in keys {
+        c.put_object()
+            .bucket(&b)
+            .key(*k)
+            .body(ByteStream::from_static(b"data"))
+            .send()
+            .await
+            .unwrap();
+    }
+    (c, b)
+}
+
+async fn set_policy(c: &aws_sdk_s3::Client, b: &str, statements: &str) {
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        statements.replace("BUCKET", b)
+    );
+    c.put_bucket_policy()
+        .bucket(b)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+}
+
+fn anonymous_get(path: &str) -> u16 {
+    let gw = gateway();
+    raw_request(
+        gw.addr,
+        &format_request("GET", path, &[("host".into(), gw.addr.to_string())], b""),
+    )
+    .0
+}
+
+#[tokio::test]
+async fn policy_api_is_for_the_owner() {
+    let (c, b) = bucket_with("policy-api", &[]).await;
+    let err = c.get_bucket_policy().bucket(&b).send().await.unwrap_err();
+    assert_eq!(
+        (err.raw_response().map(|r| r.status().as_u16()), err.code()),
+        (Some(404), Some("NoSuchBucketPolicy"))
+    );
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"read","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam:::user/alt"]}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+    );
+    c.put_bucket_policy()
+        .bucket(&b)
+        .policy(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get_bucket_policy()
+            .bucket(&b)
+            .send()
+            .await
+            .unwrap()
+            .policy(),
+        Some(doc.as_str())
+    );
+
+    for (bad, what) in [
+        ("{not json".to_owned(), "JSON"),
+        (doc.replace("Allow", "Permit"), "Effect"),
+        (doc.replace("s3:GetObject", "s3:Teleport"), "s3:Teleport"),
+        (
+            doc.replace(&format!(":::{b}/*"), ":::someone-else/*"),
+            "someone-else",
+        ),
+    ] {
+        let err = c
+            .put_bucket_policy()
+            .bucket(&b)
+            .policy(bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("MalformedPolicy"), "{what}");
+        assert!(
+            err.message().unwrap_or("").contains(what),
+            "{what}: {:?}",
+            err.message()
+        );
+    }
+    let err = client(ALT)
+        .put_bucket_policy()
+        .bucket(&b)
+        .policy(&doc)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
+    c.delete_bucket_policy().bucket(&b).send().await.unwrap();
+    assert!(c.get_bucket_policy().bucket(&b).send().await.is_err());
+}
+
+#[tokio::test]
+async fn allows_for_users_and_anyone_and_denies_that_beat_ownership() {
+    let (c, b) = bucket_with("policy-grants", &["shared/doc", "private/doc", "anon/page"]).await;
+    set_policy(
+        &c,
+        &b,
+        r#"{"Effect":"Allow","Principal":{"AWS":"alt"},"Action":["s3:GetObject"],"Resource":"arn:aws:s3:::BUCKET/shared/*"},
+           {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/anon/*"},
+           {"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::BUCKET/*"}"#,
+    )
+    .await;
+    let alt = client(ALT);
+    alt.get_object()
+        .bucket(&b)
+        .key("shared/doc")
+        .send()
+        .await
+        .expect("the policy grants alt");
+    let err = alt
+        .get_object()
+        .bucket(&b)
+        .key("private/doc")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
+    let err = alt
+        .put_object()
+        .bucket(&b)
+        .key("shared/new")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
+
+    assert_eq!(
+        anonymous_get(&format!("/{b}/anon/page")),
+        200,
+        "a \"*\" principal admits anonymous reads"
+    );
+    assert_eq!(anonymous_get(&format!("/{b}/private/doc")), 403);
+
+    let err = c
+        .delete_object()
+        .bucket(&b)
+        .key("shared/doc")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some("AccessDenied"),
+        "an explicit Deny beats ownership"
+    );
+    c.get_object()
+        .bucket(&b)
+        .key("shared/doc")
+        .send()
+        .await
+        .expect("the owner still reads");
+}
+
+#[tokio::test]
+async fn conditions_on_source_ip_and_prefix() {
+    let (c, b) = bucket_with("policy-conditions", &["home/alt/a", "home/main/b"]).await;
+    set_policy(
+        &c,
+        &b,
+        r#"{"Effect":"Allow","Principal":{"AWS":"alt"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::BUCKET",
+            "Condition":{"StringLike":{"s3:prefix":"home/alt/*"},"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}"#,
+    )
+    .await;
+    let alt = client(ALT);
+    let listed = alt
+        .list_objects_v2()
+        .bucket(&b)
+        .prefix("home/alt/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(1));
+    let err = alt
+        .list_objects_v2()
+        .bucket(&b)
+        .prefix("home/main/")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
+    let err = alt.list_objects_v2().bucket(&b).send().await.unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"), "no prefix, no match");
+
+    set_policy(
+        &c,
+        &b,
+        r#"{"Effect":"Allow","Principal":{"AWS":"alt"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::BUCKET",
+            "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}"#,
+    )
+    .await;
+    let err = alt
+        .list_objects_v2()
+        .bucket(&b)
+        .prefix("home/alt/")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some("AccessDenied"),
+        "requests from 127.0.0.1 are outside 10.0.0.0/8"
+    );
+}

@@ -32,6 +32,8 @@ struct RawServer {
     profile: Option<PathBuf>,
     grace_period_seconds: Option<u64>,
     state_cache_seconds: Option<u64>,
+    access_log_interval_seconds: Option<u64>,
+    access_log_buffer_records: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +103,10 @@ pub struct ServerConfig {
     /// How long state read from the backend (bucket owners, ACLs) is trusted before re-reading:
     /// the bound on how stale another replica's change can look here.
     pub state_cache_seconds: u64,
+    /// How often buffered access-log records are delivered (and once more at shutdown).
+    pub access_log_interval_seconds: u64,
+    /// The most access-log records held in memory; past it the oldest are dropped.
+    pub access_log_buffer_records: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +288,8 @@ fn validate_server(raw: RawServer, base: &Path, p: &mut Problems) -> Option<Serv
         profile: raw.profile.map(|f| base.join(f)),
         grace_period_seconds: raw.grace_period_seconds.unwrap_or(30),
         state_cache_seconds: raw.state_cache_seconds.unwrap_or(5),
+        access_log_interval_seconds: raw.access_log_interval_seconds.unwrap_or(300).max(1),
+        access_log_buffer_records: raw.access_log_buffer_records.unwrap_or(100_000),
     })
 }
 

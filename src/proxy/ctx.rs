@@ -12,6 +12,8 @@ use crate::s3::request::S3Request;
 pub struct RequestCtx {
     pub request_id: String,
     pub started: Instant,
+    /// When the request arrived (for access logs).
+    pub received_at: std::time::SystemTime,
     pub op: S3Op,
     pub request: Option<S3Request>,
     pub identity: Option<Identity>,
@@ -46,6 +48,7 @@ impl RequestCtx {
         RequestCtx {
             request_id,
             started: Instant::now(),
+            received_at: std::time::SystemTime::now(),
             op: S3Op::Unknown,
             request: None,
             identity: None,

@@ -2,6 +2,7 @@
 //! to the pure modules (`s3`, `auth`, `authz`, `profile`, `upstream`) and read in the order of
 //! pingora's phase chart.
 
+mod access_log;
 mod acl;
 mod cors;
 pub mod ctx;
@@ -30,6 +31,7 @@ use crate::auth::{self, AuthScheme, Identity, PayloadHash, Streaming, post_polic
 use crate::authz;
 use crate::authz::policy::Decision;
 use crate::config::Config;
+use crate::features::access_log::AccessLogs;
 use crate::profile::Profile;
 use crate::proxy::ctx::{PostUpload, RequestCtx};
 use crate::s3::error::S3Error;
@@ -58,6 +60,7 @@ pub struct Gateway {
     backend: Arc<Backend>,
     client: Arc<BackendClient>,
     state: StateStore,
+    logs: Arc<AccessLogs>,
     request_ids: RequestIds,
 }
 
@@ -79,6 +82,7 @@ impl Gateway {
             client,
             state,
             request_ids: RequestIds::new(),
+            logs: Arc::new(AccessLogs::new(config.server.access_log_buffer_records)),
         })
     }
 
@@ -204,6 +208,11 @@ impl Gateway {
             ) {
                 ctx.identity = Some(identity);
                 self.serve_acl(session, ctx, request, &user).await?;
+                return Ok(false);
+            }
+            if matches!(ctx.op, S3Op::PutBucketLogging | S3Op::GetBucketLogging) {
+                ctx.identity = Some(identity);
+                self.serve_logging(session, ctx, request, &user).await?;
                 return Ok(false);
             }
             if matches!(
@@ -978,6 +987,7 @@ impl ProxyHttp for Gateway {
     ) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         self.settle_state(ctx, status).await;
+        self.record_access(session, ctx, status).await;
         let user = ctx
             .identity
             .as_ref()
@@ -1090,6 +1100,11 @@ pub fn build_server(
     let mut server = pingora::server::Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let gateway = Gateway::new(&config, profile).map_err(|e| format!("backend: {e}"))?;
+    let delivery = access_log::LogDelivery {
+        logs: gateway.logs.clone(),
+        client: gateway.client.clone(),
+        interval: std::time::Duration::from_secs(config.server.access_log_interval_seconds),
+    };
     let mut service =
         pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "bucketgate");
     if let Some(proxy) = service.app_logic_mut() {
@@ -1101,5 +1116,9 @@ pub fn build_server(
         service.add_tcp(&addr.to_string());
     }
     server.add_service(service);
+    server.add_service(pingora::services::background::background_service(
+        "access-log delivery",
+        delivery,
+    ));
     Ok(server)
 }

@@ -31,6 +31,7 @@ pub enum S3ErrorCode {
     InvalidLocationConstraint,
     InvalidPolicyDocument,
     InvalidRequest,
+    InvalidTargetBucketForLogging,
     InvalidURI,
     KeyTooLongError,
     MalformedACLError,
@@ -81,6 +82,7 @@ impl S3ErrorCode {
             InvalidLocationConstraint => "InvalidLocationConstraint",
             InvalidPolicyDocument => "InvalidPolicyDocument",
             InvalidRequest => "InvalidRequest",
+            InvalidTargetBucketForLogging => "InvalidTargetBucketForLogging",
             InvalidURI => "InvalidURI",
             KeyTooLongError => "KeyTooLongError",
             MalformedACLError => "MalformedACLError",
@@ -141,6 +143,7 @@ impl S3ErrorCode {
             | InvalidLocationConstraint
             | InvalidPolicyDocument
             | InvalidRequest
+            | InvalidTargetBucketForLogging
             | InvalidURI
             | KeyTooLongError
             | MalformedACLError

@@ -65,16 +65,23 @@ pub enum ConfigKind {
     Cors,
     Website,
     Policy,
+    Logging,
 }
 
 impl ConfigKind {
-    pub const ALL: [ConfigKind; 3] = [ConfigKind::Cors, ConfigKind::Website, ConfigKind::Policy];
+    pub const ALL: [ConfigKind; 4] = [
+        ConfigKind::Cors,
+        ConfigKind::Website,
+        ConfigKind::Policy,
+        ConfigKind::Logging,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             ConfigKind::Cors => "cors",
             ConfigKind::Website => "website",
             ConfigKind::Policy => "policy",
+            ConfigKind::Logging => "logging",
         }
     }
 }

@@ -1,0 +1,223 @@
+//! Access-log glue: the logging configuration API, one record per request from the `logging`
+//! phase, and the background delivery service.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::Method;
+use pingora::proxy::Session;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+
+use super::ctx::RequestCtx;
+use super::{Gateway, read_control_body, respond};
+use crate::auth::AuthScheme;
+use crate::auth::credentials::User;
+use crate::features::access_log::{self, AccessLogs, LoggingTarget, Record};
+use crate::s3::error::S3Error;
+use crate::s3::op::S3Op;
+use crate::s3::request::{Addressing, S3Request};
+use crate::s3::uri;
+use crate::s3_error;
+use crate::state::ConfigKind;
+use crate::upstream::client::BackendClient;
+
+impl Gateway {
+    /// Put/GetBucketLogging. The target must be another bucket the caller owns.
+    pub(super) async fn serve_logging(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+        user: &User,
+    ) -> Result<(), S3Error> {
+        let bucket = request.bucket.clone().unwrap_or_default();
+        let body = match ctx.op {
+            S3Op::PutBucketLogging => {
+                let target = access_log::parse_logging_status(&read_control_body(session).await?)?;
+                if let Some(t) = &target {
+                    let invalid = |why: &str| {
+                        s3_error!(
+                            InvalidTargetBucketForLogging,
+                            "The target bucket for logging {why}."
+                        )
+                    };
+                    if t.bucket == bucket {
+                        return Err(invalid("must be different from the source bucket"));
+                    }
+                    match self.state.bucket(&t.bucket).await? {
+                        None => return Err(invalid("does not exist")),
+                        Some(record) if record.owner != user.id => {
+                            return Err(invalid("must be owned by you"));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                self.state
+                    .set_config(ConfigKind::Logging, &bucket, target.as_ref())
+                    .await?;
+                Bytes::new()
+            }
+            S3Op::GetBucketLogging => {
+                let target = self
+                    .state
+                    .config::<LoggingTarget>(ConfigKind::Logging, &bucket)
+                    .await?;
+                Bytes::from(access_log::logging_status_xml(target.as_ref()))
+            }
+            _ => {
+                return Err(s3_error!(
+                    InternalError,
+                    "{} is not a logging operation.",
+                    ctx.op.name()
+                ));
+            }
+        };
+        respond::send(session, ctx, 200, "application/xml", body)
+            .await
+            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+    }
+
+    /// From `logging`: one record for a request to a bucket that is logged.
+    pub(super) async fn record_access(&self, session: &Session, ctx: &RequestCtx, status: u16) {
+        let Some(request) = &ctx.request else { return };
+        let Some(bucket) = request.bucket.as_deref() else {
+            return;
+        };
+        let Ok(Some(target)) = self
+            .state
+            .config::<LoggingTarget>(ConfigKind::Logging, bucket)
+            .await
+        else {
+            return;
+        };
+        let owner = match self.state.bucket(bucket).await {
+            Ok(Some(record)) => record.owner.clone(),
+            _ => return,
+        };
+        let header = session.req_header();
+        let text = |name: &str| {
+            header
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (signature_version, auth_type) = match ctx.identity.as_ref().map(|i| i.scheme) {
+            Some(AuthScheme::SigV4Header) => (Some("SigV4"), Some("AuthHeader")),
+            Some(AuthScheme::SigV4Query) => (Some("SigV4"), Some("QueryString")),
+            Some(AuthScheme::SigV2Header) => (Some("SigV2"), Some("AuthHeader")),
+            Some(AuthScheme::SigV2Query) => (Some("SigV2"), Some("QueryString")),
+            Some(AuthScheme::PostV4) => (Some("SigV4"), Some("PostForm")),
+            Some(AuthScheme::PostV2) => (Some("SigV2"), Some("PostForm")),
+            Some(AuthScheme::Anonymous) | None => (None, None),
+        };
+        let object_size = session
+            .response_written()
+            .and_then(|r| r.headers.get(http::header::CONTENT_LENGTH))
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .filter(|_| request.key.is_some());
+        let record = Record {
+            bucket_owner: owner,
+            bucket: bucket.to_owned(),
+            time: Some(ctx.received_at),
+            remote_ip: session
+                .client_addr()
+                .and_then(|a| a.as_inet())
+                .map(|a| a.ip().to_string()),
+            requester: ctx
+                .identity
+                .as_ref()
+                .and_then(|i| i.user.as_ref())
+                .map(|u| u.id.clone()),
+            request_id: ctx.request_id.clone(),
+            operation: access_log::operation_name(
+                request.addressing == Addressing::Website,
+                header.method.as_str(),
+                request.key.is_some(),
+                &request.query,
+            ),
+            key: request.key.clone(),
+            request_uri: format!(
+                "{} {} {:?}",
+                header.method,
+                header.uri.path_and_query().map_or("/", |p| p.as_str()),
+                header.version
+            ),
+            status,
+            error_code: ctx.error.as_ref().map(|e| e.code().as_str().to_owned()),
+            bytes_sent: session.body_bytes_sent() as u64,
+            object_size,
+            total_time_ms: ctx.started.elapsed().as_millis() as u64,
+            turnaround_ms: None,
+            referer: text("referer"),
+            user_agent: text("user-agent"),
+            version_id: request.query.get("versionId").map(str::to_owned),
+            signature_version: signature_version.map(str::to_owned),
+            auth_type: auth_type.map(str::to_owned),
+            host_header: text("host"),
+            tls_version: None,
+        };
+        self.logs.push(target, record.to_line());
+    }
+}
+
+/// Delivers buffered records to their target buckets every interval and at shutdown.
+pub struct LogDelivery {
+    pub logs: Arc<AccessLogs>,
+    pub client: Arc<BackendClient>,
+    pub interval: Duration,
+}
+
+impl LogDelivery {
+    async fn deliver(&self) {
+        for (target, lines) in self.logs.take() {
+            let name = self.logs.object_name(&target.prefix, SystemTime::now());
+            let path = format!(
+                "/{}/{}",
+                uri::encode_component(&target.bucket),
+                uri::encode_path(&name)
+            );
+            let mut body = lines.join("\n");
+            body.push('\n');
+            let result = self
+                .client
+                .send(
+                    Method::PUT,
+                    &path,
+                    &[("content-type", "text/plain")],
+                    Bytes::from(body),
+                )
+                .await;
+            match result {
+                Ok(r) if r.is_success() => {}
+                outcome => {
+                    tracing::warn!(target_bucket = %target.bucket, "access log delivery failed, retrying next round: {outcome:?}");
+                    self.logs.restore(target, lines);
+                }
+            }
+        }
+        let dropped = self.logs.dropped();
+        if dropped > 0 {
+            tracing::warn!(dropped, "access log records dropped so far (buffer full)");
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for LogDelivery {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval) => self.deliver().await,
+                _ = shutdown.changed() => {
+                    self.deliver().await;
+                    return;
+                }
+            }
+        }
+    }
+}

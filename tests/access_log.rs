@@ -242,3 +242,45 @@ async fn records_arrive_in_the_target_bucket() {
         ("-", "403", "AccessDenied")
     );
 }
+
+/// Records still buffered when the gateway shuts down gracefully are delivered on the way out.
+#[tokio::test]
+async fn graceful_shutdown_delivers_buffered_records() {
+    let backend = backend_endpoint();
+    let gw = spawn_gateway(|port| {
+        config_text(port, &backend, "").replace(
+            "grace_period_seconds = 1",
+            "grace_period_seconds = 1\naccess_log_interval_seconds = 3600",
+        )
+    });
+    let c = client_for(&gw, MAIN);
+    let (source, target) = (bucket_name("log-src-shut"), bucket_name("log-dst-shut"));
+    c.create_bucket().bucket(&source).send().await.unwrap();
+    c.create_bucket().bucket(&target).send().await.unwrap();
+    c.put_bucket_logging()
+        .bucket(&source)
+        .bucket_logging_status(logging(&target, "shutdown/"))
+        .send()
+        .await
+        .unwrap();
+    c.list_objects_v2().bucket(&source).send().await.unwrap();
+    assert_eq!(unsafe { libc::kill(gw.pid as i32, libc::SIGTERM) }, 0);
+    let other = client(MAIN);
+    let mut found = 0;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        found = other
+            .list_objects_v2()
+            .bucket(&target)
+            .prefix("shutdown/")
+            .send()
+            .await
+            .unwrap()
+            .key_count()
+            .unwrap_or(0);
+        if found > 0 {
+            break;
+        }
+    }
+    assert!(found > 0, "no log object was delivered at shutdown");
+}

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod authz;
 pub mod config;
 pub mod features;
+pub mod limits;
 pub mod profile;
 pub mod proxy;
 pub mod s3;

@@ -20,6 +20,16 @@ struct RawConfig {
     #[serde(default)]
     users: Vec<RawUser>,
     embedded: Option<RawEmbedded>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    requests_per_second_per_ip: Option<u32>,
+    requests_per_second_per_key: Option<u32>,
+    requests_per_second_per_bucket: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +44,7 @@ struct RawServer {
     state_cache_seconds: Option<u64>,
     access_log_interval_seconds: Option<u64>,
     access_log_buffer_records: Option<usize>,
+    admin_listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +100,7 @@ pub struct Config {
     pub users: Vec<User>,
     /// Present when the gateway should run its own in-process S3 backend (`[embedded]`).
     pub embedded: Option<EmbeddedConfig>,
+    pub limits: crate::limits::RateLimitConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +119,8 @@ pub struct ServerConfig {
     pub access_log_interval_seconds: u64,
     /// The most access-log records held in memory; past it the oldest are dropped.
     pub access_log_buffer_records: usize,
+    /// The admin listener (`/health`, `/ready`, `/metrics`), if any.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -221,6 +235,11 @@ impl Config {
                 backend,
                 users,
                 embedded,
+                limits: crate::limits::RateLimitConfig {
+                    per_ip: raw.limits.requests_per_second_per_ip,
+                    per_key: raw.limits.requests_per_second_per_key,
+                    per_bucket: raw.limits.requests_per_second_per_bucket,
+                },
             }),
             _ => Err(p.0),
         }
@@ -276,6 +295,19 @@ fn validate_server(raw: RawServer, base: &Path, p: &mut Problems) -> Option<Serv
             format!("{:?} is not a lowercase DNS name", raw.domain),
         );
     }
+    let admin_listen = match &raw.admin_listen {
+        None => None,
+        Some(a) => match a.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                p.add(
+                    "server.admin_listen",
+                    format!("{a:?} is not an IP:port address"),
+                );
+                None
+            }
+        },
+    };
     let threads = raw.threads.unwrap_or(2);
     if threads == 0 {
         p.add("server.threads", "must be at least 1");
@@ -290,6 +322,7 @@ fn validate_server(raw: RawServer, base: &Path, p: &mut Problems) -> Option<Serv
         state_cache_seconds: raw.state_cache_seconds.unwrap_or(5),
         access_log_interval_seconds: raw.access_log_interval_seconds.unwrap_or(300).max(1),
         access_log_buffer_records: raw.access_log_buffer_records.unwrap_or(100_000),
+        admin_listen,
     })
 }
 

@@ -32,6 +32,7 @@ use crate::authz;
 use crate::authz::policy::Decision;
 use crate::config::Config;
 use crate::features::access_log::AccessLogs;
+use crate::limits::{RateLimits, Scope};
 use crate::profile::Profile;
 use crate::proxy::ctx::{PostUpload, RequestCtx};
 use crate::s3::error::S3Error;
@@ -45,6 +46,7 @@ use crate::s3::xml::CreateBucketConfiguration;
 use crate::s3_error;
 use crate::state::{BucketRecord, CannedAcl, StateStore};
 use crate::telemetry::RequestIds;
+use crate::telemetry::metrics::{Metrics, status_class};
 use crate::upstream::client::BackendClient;
 use crate::upstream::{Backend, CLIENT_AUTH_PARAMS, SIGV2_QUERY_PARAMS};
 
@@ -61,6 +63,8 @@ pub struct Gateway {
     client: Arc<BackendClient>,
     state: StateStore,
     logs: Arc<AccessLogs>,
+    metrics: Arc<Metrics>,
+    limits: RateLimits,
     request_ids: RequestIds,
 }
 
@@ -68,7 +72,9 @@ impl Gateway {
     pub fn new(config: &Config, profile: Profile) -> std::io::Result<Gateway> {
         let backend = Arc::new(Backend::new(config.backend.clone())?);
         let client = Arc::new(BackendClient::new(backend.clone()));
+        let metrics = Arc::new(Metrics::new());
         let state = StateStore::new(
+            metrics.clone(),
             client.clone(),
             config.backend.system_bucket.clone(),
             std::time::Duration::from_secs(config.server.state_cache_seconds),
@@ -83,6 +89,8 @@ impl Gateway {
             state,
             request_ids: RequestIds::new(),
             logs: Arc::new(AccessLogs::new(config.server.access_log_buffer_records)),
+            metrics,
+            limits: RateLimits::new(config.limits.clone()),
         })
     }
 
@@ -114,6 +122,16 @@ impl Gateway {
         ctx: &mut RequestCtx,
         request: &S3Request,
     ) -> Result<bool, S3Error> {
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip().to_string());
+        if let Some(ip) = &client_ip {
+            self.rate_limit(Scope::Ip, ip)?;
+        }
+        if let Some(bucket) = &request.bucket {
+            self.rate_limit(Scope::Bucket, bucket)?;
+        }
         if ctx.op == S3Op::PreflightCors {
             self.preflight(session, ctx, request).await?;
             return Ok(false);
@@ -146,6 +164,9 @@ impl Gateway {
         };
         let identity = auth::authenticate(&parts, &self.credentials, SystemTime::now())?;
         ctx.backend_target = backend_target(request, identity.scheme);
+        if let Some(user) = &identity.user {
+            self.rate_limit(Scope::Key, &user.access_key)?;
+        }
         // An explicit Deny in the bucket policy wins over everything; an Allow stands in for
         // ownership, grants and ACLs (but never for managing the policy itself).
         let decision = self
@@ -377,6 +398,17 @@ impl Gateway {
             uri::encode_path(&verified.key)
         );
         Ok(true)
+    }
+
+    /// Counts the request against one rate limit; SlowDown (and a metric) when it is exceeded.
+    fn rate_limit(&self, scope: Scope, id: &str) -> Result<(), S3Error> {
+        self.limits.check(scope, id).map_err(|(scope, err)| {
+            self.metrics
+                .rate_limited
+                .with_label_values(&[scope.as_str()])
+                .inc();
+            err
+        })
     }
 
     /// ListBuckets, answered by the gateway: the backend's buckets that the caller owns.
@@ -759,6 +791,24 @@ impl ProxyHttp for Gateway {
         Ok(self.backend.peer())
     }
 
+    /// Pooled backend connections are what pingora is for: count how often one is reused.
+    async fn connected_to_upstream(
+        &self,
+        _session: &mut Session,
+        reused: bool,
+        _peer: &HttpPeer,
+        #[cfg(unix)] _fd: std::os::unix::io::RawFd,
+        #[cfg(windows)] _sock: std::os::windows::io::RawSocket,
+        _digest: Option<&pingora::protocols::Digest>,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        self.metrics
+            .upstream_connections
+            .with_label_values(&[if reused { "true" } else { "false" }])
+            .inc();
+        Ok(())
+    }
+
     /// Point the request at the backend and re-sign it with the service credential.
     async fn upstream_request_filter(
         &self,
@@ -988,6 +1038,24 @@ impl ProxyHttp for Gateway {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         self.settle_state(ctx, status).await;
         self.record_access(session, ctx, status).await;
+        let auth = ctx
+            .identity
+            .as_ref()
+            .map_or("anonymous", |i| i.scheme.as_str());
+        self.metrics
+            .requests
+            .with_label_values(&[ctx.op.name(), status_class(status), auth])
+            .inc();
+        self.metrics
+            .latency
+            .with_label_values(&[ctx.op.name()])
+            .observe(ctx.started.elapsed().as_secs_f64());
+        self.metrics
+            .bytes_in
+            .inc_by(session.body_bytes_read() as u64);
+        self.metrics
+            .bytes_out
+            .inc_by(session.body_bytes_sent() as u64);
         let user = ctx
             .identity
             .as_ref()
@@ -1105,6 +1173,11 @@ pub fn build_server(
         client: gateway.client.clone(),
         interval: std::time::Duration::from_secs(config.server.access_log_interval_seconds),
     };
+    let admin = crate::telemetry::admin::AdminApp {
+        metrics: gateway.metrics.clone(),
+        client: gateway.client.clone(),
+        logs: gateway.logs.clone(),
+    };
     let mut service =
         pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "bucketgate");
     if let Some(proxy) = service.app_logic_mut() {
@@ -1116,6 +1189,12 @@ pub fn build_server(
         service.add_tcp(&addr.to_string());
     }
     server.add_service(service);
+    if let Some(addr) = config.server.admin_listen {
+        let mut admin_service =
+            pingora::services::listening::Service::new("admin".to_owned(), admin);
+        admin_service.add_tcp(&addr.to_string());
+        server.add_service(admin_service);
+    }
     server.add_service(pingora::services::background::background_service(
         "access-log delivery",
         delivery,

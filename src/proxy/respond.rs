@@ -22,7 +22,21 @@ pub async fn error(
     if !session.is_body_done() {
         session.set_keepalive(None);
     }
-    send(session, ctx, status, "application/xml", Bytes::from(body)).await
+    // SlowDown tells the client when to come back.
+    let retry: Vec<(http::HeaderName, String)> = if status == 503 {
+        vec![(http::header::RETRY_AFTER, "1".to_owned())]
+    } else {
+        Vec::new()
+    };
+    send_with_headers(
+        session,
+        ctx,
+        status,
+        "application/xml",
+        &retry,
+        Bytes::from(body),
+    )
+    .await
 }
 
 /// Writes a complete response with `body` (omitted for HEAD).

@@ -52,6 +52,7 @@ pub struct BucketRecord {
 
 /// Reads and writes state documents through the backend, with a read cache.
 pub struct StateStore {
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
     client: Arc<BackendClient>,
     system_bucket: String,
     buckets: Cache<String, Option<Arc<BucketRecord>>>,
@@ -87,8 +88,14 @@ impl ConfigKind {
 }
 
 impl StateStore {
-    pub fn new(client: Arc<BackendClient>, system_bucket: String, ttl: Duration) -> Self {
+    pub fn new(
+        metrics: Arc<crate::telemetry::metrics::Metrics>,
+        client: Arc<BackendClient>,
+        system_bucket: String,
+        ttl: Duration,
+    ) -> Self {
         StateStore {
+            metrics,
             client,
             system_bucket,
             buckets: Cache::builder()
@@ -114,6 +121,13 @@ impl StateStore {
         )
     }
 
+    fn count(&self, hit: bool) {
+        self.metrics
+            .state_cache
+            .with_label_values(&[if hit { "hit" } else { "miss" }])
+            .inc();
+    }
+
     /// Creates the system bucket if it does not exist yet (at start-up).
     pub async fn ensure_system_bucket(&self) -> Result<(), S3Error> {
         let path = format!("/{}", uri::encode_component(&self.system_bucket));
@@ -136,8 +150,10 @@ impl StateStore {
     /// The record of `bucket`, `None` when the gateway has none (the bucket is not a client's).
     pub async fn bucket(&self, bucket: &str) -> Result<Option<Arc<BucketRecord>>, S3Error> {
         if let Some(cached) = self.buckets.get(bucket) {
+            self.count(true);
             return Ok(cached);
         }
+        self.count(false);
         let record = self
             .read_json::<BucketRecord>(&format!("buckets/{bucket}"))
             .await?
@@ -183,8 +199,12 @@ impl StateStore {
     ) -> Result<Option<T>, S3Error> {
         let key = format!("{}/{bucket}", kind.as_str());
         let raw = match self.configs.get(&key) {
-            Some(cached) => cached,
+            Some(cached) => {
+                self.count(true);
+                cached
+            }
             None => {
+                self.count(false);
                 let raw = self.read_raw(&key).await?;
                 self.configs.insert(key.clone(), raw.clone());
                 raw

@@ -1,5 +1,8 @@
 //! Logging setup and request ids.
 
+pub mod admin;
+pub mod metrics;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,0 +1,99 @@
+//! Request-rate limits, as Spaces documents them: per client IP, per access key and per bucket.
+//! Exceeding one answers 503 SlowDown with `Retry-After`; the admin listener is never limited.
+
+use std::time::Duration;
+
+use pingora_limits::rate::Rate;
+
+use crate::s3::error::S3Error;
+use crate::s3_error;
+
+/// Requests per second allowed per client IP, access key and bucket (`None`: unlimited).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    pub per_ip: Option<u32>,
+    pub per_key: Option<u32>,
+    pub per_bucket: Option<u32>,
+}
+
+/// Sliding one-second windows for each limit.
+pub struct RateLimits {
+    config: RateLimitConfig,
+    ip: Rate,
+    key: Rate,
+    bucket: Rate,
+}
+
+/// Which limit a request crossed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Ip,
+    Key,
+    Bucket,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ip => "ip",
+            Scope::Key => "key",
+            Scope::Bucket => "bucket",
+        }
+    }
+}
+
+impl RateLimits {
+    pub fn new(config: RateLimitConfig) -> Self {
+        let second = Duration::from_secs(1);
+        RateLimits {
+            config,
+            ip: Rate::new(second),
+            key: Rate::new(second),
+            bucket: Rate::new(second),
+        }
+    }
+
+    /// Counts one request against `scope`'s limit for `id`; SlowDown once it is exceeded.
+    pub fn check(&self, scope: Scope, id: &str) -> Result<(), (Scope, S3Error)> {
+        let (limit, rate) = match scope {
+            Scope::Ip => (self.config.per_ip, &self.ip),
+            Scope::Key => (self.config.per_key, &self.key),
+            Scope::Bucket => (self.config.per_bucket, &self.bucket),
+        };
+        let Some(limit) = limit else { return Ok(()) };
+        if rate.observe(&id, 1) > limit as isize {
+            return Err((
+                scope,
+                s3_error!(
+                    SlowDown,
+                    "Please reduce your request rate (more than {limit} requests per second per {}).",
+                    scope.as_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_past_the_limit_slows_down_and_others_are_unaffected() {
+        let limits = RateLimits::new(RateLimitConfig {
+            per_ip: Some(3),
+            ..Default::default()
+        });
+        for _ in 0..3 {
+            limits.check(Scope::Ip, "10.0.0.1").unwrap();
+        }
+        let (scope, e) = limits.check(Scope::Ip, "10.0.0.1").unwrap_err();
+        assert_eq!(
+            (scope, e.code().as_str(), e.status().as_u16()),
+            (Scope::Ip, "SlowDown", 503)
+        );
+        limits.check(Scope::Ip, "10.0.0.2").unwrap();
+        limits.check(Scope::Key, "any").unwrap();
+    }
+}

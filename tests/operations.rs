@@ -1,0 +1,216 @@
+//! Running bucketgate as infrastructure: the admin listener (`/health`, `/ready`, `/metrics`
+//! scraped after traffic) and request-rate limits (a burst answered 503 SlowDown, then recovery).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::primitives::ByteStream;
+use common::*;
+
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, _, body) = raw_request(
+        addr,
+        &format_request("GET", path, &[("host".into(), addr.to_string())], b""),
+    );
+    (status, body)
+}
+
+/// The value of one sample line (`name{labels} value`) whose name and labels contain `parts`.
+fn sample(metrics: &str, parts: &[&str]) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| parts.iter().all(|p| l.contains(p)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn health_ready_and_metrics() {
+    let backend = backend_endpoint();
+    let admin = free_addr();
+    let gw = spawn_gateway(|port| {
+        config_text(port, &backend, "").replace(
+            "grace_period_seconds = 1",
+            &format!("grace_period_seconds = 1\nadmin_listen = \"{admin}\""),
+        )
+    });
+    for _ in 0..40 {
+        if std::net::TcpStream::connect(admin).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get(admin, "/health"), (200, "ok\n".into()));
+    assert_eq!(get(admin, "/ready").0, 200);
+
+    let c = client_for(&gw, MAIN);
+    let b = bucket_name("metrics");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    for i in 0..5 {
+        c.put_object()
+            .bucket(&b)
+            .key(format!("k{i}"))
+            .body(ByteStream::from_static(b"0123456789"))
+            .send()
+            .await
+            .unwrap();
+        c.get_object()
+            .bucket(&b)
+            .key(format!("k{i}"))
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap();
+    }
+    let _ = c.get_object().bucket(&b).key("missing").send().await;
+    let _ = client_for(&gw, (MAIN.0, "wrong"))
+        .list_buckets()
+        .send()
+        .await;
+
+    let (status, metrics) = get(admin, "/metrics");
+    assert_eq!(status, 200);
+    let requests = |op: &str, class: &str| {
+        sample(
+            &metrics,
+            &[
+                "bucketgate_requests_total{",
+                &format!("operation=\"{op}\""),
+                &format!("status=\"{class}\""),
+            ],
+        )
+    };
+    assert_eq!(requests("GetObject", "2xx"), Some(5.0), "{metrics}");
+    assert_eq!(requests("PutObject", "2xx"), Some(5.0));
+    assert_eq!(requests("GetObject", "4xx"), Some(1.0));
+    assert_eq!(requests("ListBuckets", "4xx"), Some(1.0));
+    assert!(
+        sample(
+            &metrics,
+            &["bucketgate_request_duration_seconds_count{operation=\"GetObject\"}"]
+        )
+        .unwrap_or(0.0)
+            >= 6.0
+    );
+    assert!(sample(&metrics, &["bucketgate_response_body_bytes_total"]).unwrap_or(0.0) >= 50.0);
+    assert!(sample(&metrics, &["bucketgate_request_body_bytes_total"]).unwrap_or(0.0) >= 50.0);
+    assert!(
+        sample(
+            &metrics,
+            &["bucketgate_upstream_connections_total{reused=\"true\"}"]
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            &["bucketgate_state_cache_lookups_total{result=\"hit\"}"]
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    );
+    assert!(metrics.contains("bucketgate_access_log_dropped_records 0"));
+    assert_eq!(get(admin, "/nope").0, 404);
+}
+
+#[tokio::test]
+async fn ready_fails_while_the_backend_is_down() {
+    let dead = free_addr();
+    let admin = free_addr();
+    let _gw = spawn_gateway(|port| {
+        config_text(port, &format!("http://{dead}"), "").replace(
+            "grace_period_seconds = 1",
+            &format!("grace_period_seconds = 1\nadmin_listen = \"{admin}\""),
+        )
+    });
+    for _ in 0..40 {
+        if std::net::TcpStream::connect(admin).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get(admin, "/health").0, 200);
+    assert_eq!(get(admin, "/ready").0, 503);
+}
+
+#[tokio::test]
+async fn a_burst_past_the_ip_limit_slows_down_then_recovers() {
+    let backend = backend_endpoint();
+    let admin = free_addr();
+    let gw = spawn_gateway(|port| {
+        format!(
+            "{}\n[limits]\nrequests_per_second_per_ip = 5\n",
+            config_text(port, &backend, "").replace(
+                "grace_period_seconds = 1",
+                &format!("grace_period_seconds = 1\nadmin_listen = \"{admin}\"")
+            )
+        )
+    });
+    let host = gw.addr.to_string();
+    let signed = || {
+        let mut h = sign_headers(
+            "GET",
+            &host,
+            "/",
+            &[],
+            EMPTY_SHA256,
+            SystemTime::now(),
+            MAIN,
+        );
+        h.push(("host".into(), host.clone()));
+        format_request("GET", "/", &h, b"")
+    };
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..20 {
+        let (status, head, body) = raw_request(gw.addr, &signed());
+        if status == 503 {
+            assert_eq!(xml_tag(&body, "Code"), Some("SlowDown"), "{body}");
+            retry_after = head
+                .lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("retry-after:"))
+                .map(str::to_owned);
+        }
+        statuses.push(status);
+    }
+    assert!(
+        statuses.iter().filter(|s| **s == 200).count() >= 5,
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&503), "{statuses:?}");
+    assert!(
+        retry_after.is_some_and(|h| h.ends_with(" 1")),
+        "Retry-After: 1"
+    );
+    assert_eq!(
+        get(admin, "/health").0,
+        200,
+        "the admin listener is never limited"
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        raw_request(gw.addr, &signed()).0,
+        200,
+        "recovered after the window"
+    );
+    let (_, metrics) = get(admin, "/metrics");
+    assert!(
+        sample(&metrics, &["bucketgate_rate_limited_total{limit=\"ip\"}"]).unwrap_or(0.0) >= 1.0,
+        "{metrics}"
+    );
+}

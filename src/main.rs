@@ -69,7 +69,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config } => {
-            bucketgate::telemetry::init();
+            let path = config.clone();
             let (config, profile) = match load(&config) {
                 Ok(loaded) => loaded,
                 Err(e) => {
@@ -77,6 +77,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            bucketgate::telemetry::init(config.server.log_format);
             if let Err(e) = start_embedded(&config) {
                 eprintln!("embedded backend: {e}");
                 return ExitCode::FAILURE;
@@ -87,13 +88,14 @@ fn main() -> ExitCode {
                 .iter()
                 .map(ToString::to_string)
                 .collect();
-            let server = match bucketgate::proxy::build_server(Arc::new(config), profile) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+            let server =
+                match bucketgate::proxy::build_server(Arc::new(config), profile, Some(path)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
             tracing::info!("bucketgate listening on {}", listen.join(", "));
             server.run_forever()
         }

@@ -4,6 +4,8 @@
 //! every problem at once (key and why), so `bucketgate check-config` can list them all. Nothing
 //! downstream re-validates: holding a `Config` means it is good.
 
+pub mod reload;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +47,8 @@ struct RawServer {
     access_log_interval_seconds: Option<u64>,
     access_log_buffer_records: Option<usize>,
     admin_listen: Option<String>,
+    #[serde(default)]
+    log_format: crate::telemetry::LogFormat,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +125,8 @@ pub struct ServerConfig {
     pub access_log_buffer_records: usize,
     /// The admin listener (`/health`, `/ready`, `/metrics`), if any.
     pub admin_listen: Option<SocketAddr>,
+    /// `text` (default) or `json` log lines.
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 #[derive(Debug, Clone)]
@@ -323,6 +329,7 @@ fn validate_server(raw: RawServer, base: &Path, p: &mut Problems) -> Option<Serv
         access_log_interval_seconds: raw.access_log_interval_seconds.unwrap_or(300).max(1),
         access_log_buffer_records: raw.access_log_buffer_records.unwrap_or(100_000),
         admin_listen,
+        log_format: raw.log_format,
     })
 }
 
@@ -567,6 +574,33 @@ mod tests {
         );
         let problems = Config::parse(&text, Path::new(".")).unwrap_err();
         assert_eq!(problems[0].key, "backend.secret_key");
+    }
+
+    #[test]
+    fn the_shipped_configs_validate() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        Config::load(&dir.join("local.toml")).unwrap();
+        // production.toml names a secret file and environment variables the operator provides.
+        let secret = std::env::temp_dir().join("bucketgate-config-test.secret");
+        std::fs::write(&secret, "backend-secret\n").unwrap();
+        let text = std::fs::read_to_string(dir.join("production.toml"))
+            .unwrap()
+            .replace(
+                "/etc/bucketgate/backend.secret",
+                &secret.display().to_string(),
+            )
+            .replace(
+                "secret_key_env = \"BUCKETGATE_ALICE_SECRET\"",
+                "secret_key = \"a\"",
+            )
+            .replace(
+                "secret_key_env = \"BUCKETGATE_REPORTING_SECRET\"",
+                "secret_key = \"b\"",
+            );
+        let c = Config::parse(&text, &dir).unwrap();
+        assert_eq!(c.backend.secret_key.expose(), "backend-secret");
+        assert_eq!(c.limits.per_ip, Some(800));
+        assert!(c.server.admin_listen.is_some());
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod website;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -57,14 +58,15 @@ pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
 pub struct Gateway {
     hosts: HostRules,
     region: String,
-    credentials: CredentialStore,
+    /// Swapped whole on reload (SIGHUP): a request sees one consistent store.
+    credentials: Arc<ArcSwap<CredentialStore>>,
     profile: Profile,
     backend: Arc<Backend>,
     client: Arc<BackendClient>,
     state: StateStore,
     logs: Arc<AccessLogs>,
     metrics: Arc<Metrics>,
-    limits: RateLimits,
+    limits: Arc<ArcSwap<RateLimits>>,
     request_ids: RequestIds,
 }
 
@@ -82,7 +84,9 @@ impl Gateway {
         Ok(Gateway {
             hosts: HostRules::new(&config.server.region, &config.server.domain),
             region: config.server.region.clone(),
-            credentials: CredentialStore::new(config.users.iter().cloned()),
+            credentials: Arc::new(ArcSwap::from_pointee(CredentialStore::new(
+                config.users.iter().cloned(),
+            ))),
             profile,
             backend,
             client,
@@ -90,7 +94,9 @@ impl Gateway {
             request_ids: RequestIds::new(),
             logs: Arc::new(AccessLogs::new(config.server.access_log_buffer_records)),
             metrics,
-            limits: RateLimits::new(config.limits.clone()),
+            limits: Arc::new(ArcSwap::from_pointee(RateLimits::new(
+                config.limits.clone(),
+            ))),
         })
     }
 
@@ -162,7 +168,7 @@ impl Gateway {
             query: &request.query,
             headers: &header.headers,
         };
-        let identity = auth::authenticate(&parts, &self.credentials, SystemTime::now())?;
+        let identity = auth::authenticate(&parts, &self.credentials.load(), SystemTime::now())?;
         ctx.backend_target = backend_target(request, identity.scheme);
         if let Some(user) = &identity.user {
             self.rate_limit(Scope::Key, &user.access_key)?;
@@ -345,8 +351,12 @@ impl Gateway {
         // buffer (64 KiB), where the file extractor skips it again.
         session.as_mut().enable_retry_buffering();
         let preamble = read_form_preamble(session, &boundary).await?;
-        let verified =
-            post_policy::verify(&preamble, &bucket, &self.credentials, SystemTime::now())?;
+        let verified = post_policy::verify(
+            &preamble,
+            &bucket,
+            &self.credentials.load(),
+            SystemTime::now(),
+        )?;
         let identity = Identity {
             user: Some(verified.user.clone()),
             scheme: if verified.signature_v2 {
@@ -402,7 +412,7 @@ impl Gateway {
 
     /// Counts the request against one rate limit; SlowDown (and a metric) when it is exceeded.
     fn rate_limit(&self, scope: Scope, id: &str) -> Result<(), S3Error> {
-        self.limits.check(scope, id).map_err(|(scope, err)| {
+        self.limits.load().check(scope, id).map_err(|(scope, err)| {
             self.metrics
                 .rate_limited
                 .with_label_values(&[scope.as_str()])
@@ -1157,6 +1167,7 @@ fn proxy_failure(e: &pingora::Error) -> Option<S3Error> {
 pub fn build_server(
     config: Arc<Config>,
     profile: Profile,
+    config_path: Option<std::path::PathBuf>,
 ) -> std::result::Result<pingora::server::Server, String> {
     use pingora::server::configuration::ServerConf;
     let conf = ServerConf {
@@ -1173,6 +1184,11 @@ pub fn build_server(
         client: gateway.client.clone(),
         interval: std::time::Duration::from_secs(config.server.access_log_interval_seconds),
     };
+    let reloader = config_path.map(|path| crate::config::reload::Reloader {
+        path,
+        credentials: gateway.credentials.clone(),
+        limits: gateway.limits.clone(),
+    });
     let admin = crate::telemetry::admin::AdminApp {
         metrics: gateway.metrics.clone(),
         client: gateway.client.clone(),
@@ -1194,6 +1210,12 @@ pub fn build_server(
             pingora::services::listening::Service::new("admin".to_owned(), admin);
         admin_service.add_tcp(&addr.to_string());
         server.add_service(admin_service);
+    }
+    if let Some(reloader) = reloader {
+        server.add_service(pingora::services::background::background_service(
+            "config reload",
+            reloader,
+        ));
     }
     server.add_service(pingora::services::background::background_service(
         "access-log delivery",

@@ -38,6 +38,8 @@ pub const DOMAIN: &str = "example.test";
 pub struct Gateway {
     pub addr: SocketAddr,
     pub pid: u32,
+    /// The config file it runs from (rewrite it and send SIGHUP to reload).
+    pub config_path: PathBuf,
 }
 
 impl Gateway {
@@ -113,6 +115,7 @@ pub fn spawn_gateway(config: impl FnOnce(u16) -> String) -> Gateway {
     let path = scratch_dir().join(format!("gateway-{port}.toml"));
     std::fs::write(&path, config(port)).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let config_path = path.clone();
     std::thread::spawn(move || {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_bucketgate"));
@@ -147,7 +150,11 @@ pub fn spawn_gateway(config: impl FnOnce(u16) -> String) -> Gateway {
         assert!(Instant::now() < deadline, "gateway did not start on {addr}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Gateway { addr, pid }
+    Gateway {
+        addr,
+        pid,
+        config_path,
+    }
 }
 
 /// The shared gateway of a test binary, in front of RGW.

@@ -1,0 +1,145 @@
+//! The gateway's process lifecycle: SIGHUP reloads users while requests keep flowing (a bad
+//! file is refused and the old configuration keeps serving), and a graceful shutdown lets an
+//! upload in flight complete.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use common::*;
+
+const NEWBIE: (&str, &str) = (
+    "GWNEWBIEACCESSKEY006",
+    "newbie-secret-000000000000000000000000000",
+);
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: sending a signal to a child process this test started.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+#[tokio::test]
+async fn sighup_adds_a_user_without_dropping_requests() {
+    let backend = backend_endpoint();
+    let gw = spawn_gateway(|port| config_text(port, &backend, ""));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let traffic = {
+        let (c, stop, ok, failed) = (
+            client_for(&gw, MAIN),
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+        );
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match c.list_buckets().send().await {
+                    Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
+                    Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        })
+    };
+    let err = client_for(&gw, NEWBIE)
+        .list_buckets()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.raw_response()
+            .is_some_and(|r| r.status().as_u16() == 403)
+    );
+
+    let original = std::fs::read_to_string(&gw.config_path).unwrap();
+    let with_newbie = format!(
+        "{original}\n[[users]]\nid = \"newbie\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n",
+        NEWBIE.0, NEWBIE.1
+    );
+    std::fs::write(&gw.config_path, &with_newbie).unwrap();
+    signal(gw.pid, libc::SIGHUP);
+    let mut admitted = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if client_for(&gw, NEWBIE).list_buckets().send().await.is_ok() {
+            admitted = true;
+            break;
+        }
+    }
+    assert!(admitted, "the new user works after SIGHUP");
+
+    // A broken file is refused: everyone keeps working.
+    std::fs::write(&gw.config_path, "this is = not [a valid config").unwrap();
+    signal(gw.pid, libc::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client_for(&gw, NEWBIE)
+        .list_buckets()
+        .send()
+        .await
+        .expect("the old configuration keeps serving");
+    stop.store(true, Ordering::Relaxed);
+    traffic.await.unwrap();
+    assert!(ok.load(Ordering::Relaxed) > 10, "traffic flowed");
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "no request failed across the reloads"
+    );
+    std::fs::write(&gw.config_path, with_newbie).unwrap();
+}
+
+#[tokio::test]
+async fn graceful_shutdown_completes_an_upload_in_flight() {
+    let backend = backend_endpoint();
+    let gw = spawn_gateway(|port| {
+        config_text(port, &backend, "")
+            .replace("grace_period_seconds = 1", "grace_period_seconds = 10")
+    });
+    let b = bucket_name("drain");
+    client_for(&gw, MAIN)
+        .create_bucket()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
+    let host = gw.addr.to_string();
+    let path = format!("/{b}/in-flight.bin");
+    let body = vec![b'z'; 2 * 1024 * 1024];
+    let mut headers = sign_headers(
+        "PUT",
+        &host,
+        &path,
+        &[],
+        "UNSIGNED-PAYLOAD",
+        SystemTime::now(),
+        MAIN,
+    );
+    headers.extend([
+        ("host".into(), host.clone()),
+        ("content-length".into(), body.len().to_string()),
+    ]);
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(&format_request("PUT", &path, &headers, b""))
+        .unwrap();
+    s.write_all(&body[..body.len() / 2]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    signal(gw.pid, libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(500));
+    s.write_all(&body[body.len() / 2..]).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let (status, head, _) = parse_response(&answer);
+    assert_eq!(status, 200, "{head}");
+    let stored = client(MAIN)
+        .head_object()
+        .bucket(&b)
+        .key("in-flight.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.content_length(), Some(body.len() as i64));
+}

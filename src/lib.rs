@@ -14,4 +14,5 @@ pub mod proxy;
 pub mod s3;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;

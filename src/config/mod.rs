@@ -24,6 +24,22 @@ struct RawConfig {
     embedded: Option<RawEmbedded>,
     #[serde(default)]
     limits: RawLimits,
+    tls: Option<RawTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    listen: Vec<String>,
+    certificates: Vec<RawCert>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCert {
+    names: Vec<String>,
+    cert_file: PathBuf,
+    key_file: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +121,14 @@ pub struct Config {
     /// Present when the gateway should run its own in-process S3 backend (`[embedded]`).
     pub embedded: Option<EmbeddedConfig>,
     pub limits: crate::limits::RateLimitConfig,
+    /// TLS listeners and their certificates, if the gateway terminates TLS.
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub listen: Vec<SocketAddr>,
+    pub certificates: Vec<crate::tls::CertSource>,
 }
 
 #[derive(Debug, Clone)]
@@ -223,6 +247,7 @@ impl Config {
         let server = validate_server(raw.server, base, &mut p);
         let backend = validate_backend(raw.backend, base, &mut p);
         let users = validate_users(raw.users, base, &mut p);
+        let tls = raw.tls.map(|t| validate_tls(t, base, &mut p));
         let embedded = raw.embedded.map(|e| EmbeddedConfig {
             data_dir: base.join(e.data_dir),
         });
@@ -241,6 +266,7 @@ impl Config {
                 backend,
                 users,
                 embedded,
+                tls: tls.flatten(),
                 limits: crate::limits::RateLimitConfig {
                     per_ip: raw.limits.requests_per_second_per_ip,
                     per_key: raw.limits.requests_per_second_per_key,
@@ -250,6 +276,37 @@ impl Config {
             _ => Err(p.0),
         }
     }
+}
+
+fn validate_tls(raw: RawTls, base: &Path, p: &mut Problems) -> Option<TlsConfig> {
+    let before = p.0.len();
+    let mut listen = Vec::new();
+    for (i, addr) in raw.listen.iter().enumerate() {
+        match addr.parse::<SocketAddr>() {
+            Ok(a) => listen.push(a),
+            Err(_) => p.add(
+                format!("tls.listen[{i}]"),
+                format!("{addr:?} is not an IP:port address"),
+            ),
+        }
+    }
+    let certificates: Vec<crate::tls::CertSource> = raw
+        .certificates
+        .into_iter()
+        .map(|c| crate::tls::CertSource {
+            names: c.names,
+            cert_file: base.join(c.cert_file),
+            key_file: base.join(c.key_file),
+        })
+        .collect();
+    // Load them now, so check-config (and a reload) refuses a certificate that would not serve.
+    if let Err(why) = crate::tls::CertStore::load(certificates.clone()) {
+        p.add("tls.certificates", why);
+    }
+    (p.0.len() == before).then_some(TlsConfig {
+        listen,
+        certificates,
+    })
 }
 
 fn is_loopback(host: &str) -> bool {

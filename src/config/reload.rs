@@ -18,6 +18,8 @@ use crate::limits::RateLimits;
 /// The parts of a running gateway a reload replaces.
 pub struct Reloader {
     pub path: PathBuf,
+    /// The certificates in service, reloaded from their files.
+    pub certificates: Option<Arc<crate::tls::CertStore>>,
     pub credentials: Arc<ArcSwap<CredentialStore>>,
     pub limits: Arc<ArcSwap<RateLimits>>,
 }
@@ -26,6 +28,9 @@ impl Reloader {
     /// Re-reads the file; swaps users and limits in if it validates.
     pub fn reload(&self) -> Result<usize, String> {
         let config = Config::load(&self.path).map_err(|e| e.to_string())?;
+        if let Some(store) = &self.certificates {
+            store.reload()?;
+        }
         let users = config.users.len();
         self.credentials
             .store(Arc::new(CredentialStore::new(config.users)));

@@ -1184,8 +1184,15 @@ pub fn build_server(
         client: gateway.client.clone(),
         interval: std::time::Duration::from_secs(config.server.access_log_interval_seconds),
     };
+    let certificates = match &config.tls {
+        Some(tls) => Some(Arc::new(crate::tls::CertStore::load(
+            tls.certificates.clone(),
+        )?)),
+        None => None,
+    };
     let reloader = config_path.map(|path| crate::config::reload::Reloader {
         path,
+        certificates: certificates.clone(),
         credentials: gateway.credentials.clone(),
         limits: gateway.limits.clone(),
     });
@@ -1203,6 +1210,15 @@ pub fn build_server(
     }
     for addr in &config.server.listen {
         service.add_tcp(&addr.to_string());
+    }
+    if let (Some(tls), Some(store)) = (&config.tls, &certificates) {
+        for addr in &tls.listen {
+            let mut settings = pingora::listeners::tls::TlsSettings::intermediate("", "")
+                .map_err(|e| format!("tls: {e}"))?;
+            settings.set_cert_resolver(Arc::new(crate::tls::SniResolver(store.clone())));
+            settings.enable_h2();
+            service.add_tls_with_settings(&addr.to_string(), None, settings);
+        }
     }
     server.add_service(service);
     if let Some(addr) = config.server.admin_listen {

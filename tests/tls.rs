@@ -1,0 +1,193 @@
+//! TLS termination with certificates the test makes (rcgen): SNI picks the certificate, real
+//! clients verify the chain, ALPN offers h2, and SIGHUP swaps certificates in — a bad one is
+//! refused and the old keeps serving.
+
+mod common;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+
+struct Ca {
+    params: CertificateParams,
+    key: KeyPair,
+}
+
+fn ca(dir: &Path) -> Ca {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "bucketgate test CA");
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("ca.pem"), cert.pem()).unwrap();
+    Ca { params, key }
+}
+
+fn leaf(ca: &Ca, dir: &Path, name: &str, cn: &str, sans: &[&str]) {
+    let mut params =
+        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse::<IpAddr>().unwrap()));
+    params.distinguished_name.push(DnType::CommonName, cn);
+    let key = KeyPair::generate().unwrap();
+    let cert = params
+        .signed_by(&key, &Issuer::from_params(&ca.params, &ca.key))
+        .unwrap();
+    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+}
+
+/// The subject CN of the certificate served for `sni`, via openssl s_client.
+fn served_cn(addr: std::net::SocketAddr, sni: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect {addr} -servername {sni} </dev/null 2>/dev/null | openssl x509 -noout -subject"
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn sni_chain_verification_h2_and_reload() {
+    let dir: PathBuf = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let authority = ca(&dir);
+    leaf(
+        &authority,
+        &dir,
+        "api",
+        "bucketgate api",
+        &["*.nyc3.example.test", "nyc3.example.test"],
+    );
+    leaf(
+        &authority,
+        &dir,
+        "static",
+        "bucketgate websites",
+        &["*.nyc3-static.example.test"],
+    );
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let backend = backend_endpoint();
+    let tls_section = format!(
+        "[tls]\nlisten = [\"{tls_port}\"]\n\
+         [[tls.certificates]]\nnames = [\"*.nyc3.example.test\", \"nyc3.example.test\"]\ncert_file = {:?}\nkey_file = {:?}\n\
+         [[tls.certificates]]\nnames = [\"*.nyc3-static.example.test\"]\ncert_file = {:?}\nkey_file = {:?}\n",
+        dir.join("api.pem").display().to_string(),
+        dir.join("api.key").display().to_string(),
+        dir.join("static.pem").display().to_string(),
+        dir.join("static.key").display().to_string(),
+    );
+    let gw = spawn_gateway(|port| format!("{}\n{tls_section}", config_text(port, &backend, "")));
+    for _ in 0..40 {
+        if std::net::TcpStream::connect(tls_port).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    assert!(served_cn(tls_port, "photos.nyc3.example.test").contains("bucketgate api"));
+    assert!(served_cn(tls_port, "site.nyc3-static.example.test").contains("bucketgate websites"));
+
+    // curl verifies the chain against the test CA and negotiates h2 through ALPN.
+    let b = bucket_name("tls");
+    client_for(&gw, MAIN)
+        .create_bucket()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
+    let host = format!("{b}.nyc3.example.test");
+    let body = dir.join("body.txt");
+    std::fs::write(&body, b"secret over tls").unwrap();
+    let out = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "--http2", "--cacert"])
+        .arg(dir.join("ca.pem"))
+        .arg("--resolve")
+        .arg(format!("{host}:{}:127.0.0.1", tls_port.port()))
+        .args(["--aws-sigv4", "aws:amz:nyc3:s3", "--user"])
+        .arg(format!("{}:{}", MAIN.0, MAIN.1))
+        .args([
+            "-H",
+            "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+            "-w",
+            "%{http_version}",
+            "-T",
+        ])
+        .arg(&body)
+        .arg(format!("https://{host}:{}/over-tls.txt", tls_port.port()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2",
+        "ALPN negotiated HTTP/2"
+    );
+
+    // The AWS CLI over TLS, verifying with the CA bundle.
+    let ls = Command::new("aws")
+        .args([
+            "--endpoint-url",
+            &format!("https://127.0.0.1:{}", tls_port.port()),
+            "--region",
+            REGION,
+            "--ca-bundle",
+        ])
+        .arg(dir.join("ca.pem"))
+        .args(["s3", "ls", &format!("s3://{b}")])
+        .env("AWS_ACCESS_KEY_ID", MAIN.0)
+        .env("AWS_SECRET_ACCESS_KEY", MAIN.1)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("over-tls.txt"),
+        "{}",
+        String::from_utf8_lossy(&ls.stderr)
+    );
+
+    // A new certificate on disk and SIGHUP: served at once.
+    leaf(
+        &authority,
+        &dir,
+        "api",
+        "bucketgate api v2",
+        &["*.nyc3.example.test", "nyc3.example.test"],
+    );
+    assert_eq!(unsafe { libc::kill(gw.pid as i32, libc::SIGHUP) }, 0);
+    let mut swapped = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if served_cn(tls_port, "photos.nyc3.example.test").contains("api v2") {
+            swapped = true;
+            break;
+        }
+    }
+    assert!(swapped, "the reloaded certificate is served");
+
+    // A broken certificate is refused and the old one keeps serving.
+    std::fs::write(
+        dir.join("api.pem"),
+        "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    assert_eq!(unsafe { libc::kill(gw.pid as i32, libc::SIGHUP) }, 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(served_cn(tls_port, "photos.nyc3.example.test").contains("api v2"));
+}

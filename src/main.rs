@@ -25,6 +25,10 @@ enum Command {
     Run {
         #[arg(long, short)]
         config: PathBuf,
+        /// Take over the listening sockets of a running bucketgate (zero-downtime upgrade):
+        /// start this, then send SIGQUIT to the old process.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate a config file (and the profile it names) and exit.
     CheckConfig { config: PathBuf },
@@ -68,7 +72,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run { config } => {
+        Command::Run { config, upgrade } => {
             let path = config.clone();
             let (config, profile) = match load(&config) {
                 Ok(loaded) => loaded,
@@ -88,14 +92,18 @@ fn main() -> ExitCode {
                 .iter()
                 .map(ToString::to_string)
                 .collect();
-            let server =
-                match bucketgate::proxy::build_server(Arc::new(config), profile, Some(path)) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
+            let server = match bucketgate::proxy::build_server(
+                Arc::new(config),
+                profile,
+                Some(path),
+                upgrade,
+            ) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             tracing::info!("bucketgate listening on {}", listen.join(", "));
             server.run_forever()
         }

@@ -143,3 +143,47 @@ async fn graceful_shutdown_completes_an_upload_in_flight() {
         .unwrap();
     assert_eq!(stored.content_length(), Some(body.len() as i64));
 }
+
+/// pingora's zero-downtime upgrade: a new process started with `--upgrade` takes the listening
+/// sockets when the old one gets SIGQUIT; requests keep being answered across the hand-over.
+#[tokio::test]
+async fn upgrade_hands_the_listeners_to_a_new_process() {
+    let backend = backend_endpoint();
+    let old = spawn_gateway(|port| config_text(port, &backend, ""));
+    let c = client_for(&old, MAIN);
+    c.list_buckets()
+        .send()
+        .await
+        .expect("the old process serves");
+
+    let mut new = std::process::Command::new(env!("CARGO_BIN_EXE_bucketgate"))
+        .args(["run", "--upgrade", "--config"])
+        .arg(&old.config_path)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The new process waits on the upgrade socket; then the old one hands over and drains.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    signal(old.pid, libc::SIGQUIT);
+    let mut served_by_new = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let old_alive = std::path::Path::new(&format!("/proc/{}/stat", old.pid)).exists()
+            && !std::fs::read_to_string(format!("/proc/{}/stat", old.pid))
+                .unwrap_or_default()
+                .contains(") Z ");
+        if !old_alive {
+            served_by_new = c.list_buckets().send().await.is_ok();
+            break;
+        }
+    }
+    let still_running = new.try_wait().unwrap().is_none();
+    let _ = new.kill();
+    let _ = new.wait();
+    assert!(still_running, "the new process kept running");
+    assert!(
+        served_by_new,
+        "after the old process exited, the new one answers on the same port"
+    );
+}

@@ -65,6 +65,7 @@ struct RawServer {
     admin_listen: Option<String>,
     #[serde(default)]
     log_format: crate::telemetry::LogFormat,
+    upgrade_sock: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +152,8 @@ pub struct ServerConfig {
     pub admin_listen: Option<SocketAddr>,
     /// `text` (default) or `json` log lines.
     pub log_format: crate::telemetry::LogFormat,
+    /// Where a new process started with `--upgrade` receives the listening sockets.
+    pub upgrade_sock: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -375,6 +378,12 @@ fn validate_server(raw: RawServer, base: &Path, p: &mut Problems) -> Option<Serv
     if threads == 0 {
         p.add("server.threads", "must be at least 1");
     }
+    // One socket per gateway (by its first port), so several can run side by side.
+    let first_port = listen.first().map_or(0, |a: &SocketAddr| a.port());
+    let upgrade_sock = raw
+        .upgrade_sock
+        .map(|s| base.join(s))
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/bucketgate-upgrade-{first_port}.sock")));
     (p.0.len() == before).then(|| ServerConfig {
         listen,
         region: raw.region,
@@ -387,6 +396,7 @@ fn validate_server(raw: RawServer, base: &Path, p: &mut Problems) -> Option<Serv
         access_log_buffer_records: raw.access_log_buffer_records.unwrap_or(100_000),
         admin_listen,
         log_format: raw.log_format,
+        upgrade_sock,
     })
 }
 

@@ -1168,15 +1168,25 @@ pub fn build_server(
     config: Arc<Config>,
     profile: Profile,
     config_path: Option<std::path::PathBuf>,
+    upgrade: bool,
 ) -> std::result::Result<pingora::server::Server, String> {
     use pingora::server::configuration::ServerConf;
     let conf = ServerConf {
         threads: config.server.threads,
         grace_period_seconds: Some(config.server.grace_period_seconds),
         graceful_shutdown_timeout_seconds: Some(config.server.grace_period_seconds),
+        upgrade_sock: config.server.upgrade_sock.display().to_string(),
         ..ServerConf::default()
     };
-    let mut server = pingora::server::Server::new_with_opt_and_conf(None, conf);
+    // With `upgrade`, the listening sockets come from the running process (sent on SIGQUIT).
+    let opt = pingora::server::configuration::Opt {
+        upgrade,
+        daemon: false,
+        nocapture: false,
+        test: false,
+        conf: None,
+    };
+    let mut server = pingora::server::Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
     let gateway = Gateway::new(&config, profile).map_err(|e| format!("backend: {e}"))?;
     let delivery = access_log::LogDelivery {

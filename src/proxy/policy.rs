@@ -87,8 +87,7 @@ impl Gateway {
                 .client_addr()
                 .and_then(|a| a.as_inet())
                 .map(|a| a.ip()),
-            // Plain HTTP until the gateway terminates TLS itself.
-            secure: false,
+            secure: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
             now: Some(SystemTime::now()),
             values,
         };

@@ -214,3 +214,95 @@ async fn a_burst_past_the_ip_limit_slows_down_then_recovers() {
         "{metrics}"
     );
 }
+
+fn slow_put(gw: &Gateway, path: &str, total: usize, first: usize) -> std::net::TcpStream {
+    use std::io::Write;
+    let host = gw.addr.to_string();
+    let mut headers = sign_headers(
+        "PUT",
+        &host,
+        path,
+        &[],
+        "UNSIGNED-PAYLOAD",
+        SystemTime::now(),
+        MAIN,
+    );
+    headers.extend([
+        ("host".into(), host),
+        ("content-length".into(), total.to_string()),
+    ]);
+    let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(&format_request("PUT", path, &headers, b""))
+        .unwrap();
+    s.write_all(&vec![b'q'; first]).unwrap();
+    s
+}
+
+fn finish(mut s: std::net::TcpStream, rest: usize) -> u16 {
+    use std::io::{Read, Write};
+    let _ = s.write_all(&vec![b'q'; rest]);
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    parse_response(&answer).0
+}
+
+#[tokio::test]
+async fn object_write_concurrency_header_size_and_idle_bodies() {
+    let backend = backend_endpoint();
+    let gw = spawn_gateway(|port| {
+        format!(
+            "{}\n[limits]\nconcurrent_writes_per_object = 1\nmax_header_bytes = 8192\nbody_idle_timeout_seconds = 1\n",
+            config_text(port, &backend, "")
+        )
+    });
+    let b = bucket_name("writes");
+    client_for(&gw, MAIN)
+        .create_bucket()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
+    let path = format!("/{b}/busy.bin");
+
+    // A second concurrent write to the same object is slowed down; the first completes.
+    let first = slow_put(&gw, &path, 200_000, 50_000);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = slow_put(&gw, &path, 10, 10);
+    assert_eq!(finish(second, 0), 503);
+    assert_eq!(finish(first, 150_000), 200);
+    let other = slow_put(&gw, &path, 10, 10);
+    assert_eq!(finish(other, 0), 200, "the slot is free again");
+
+    // A header block over the limit.
+    let host = gw.addr.to_string();
+    let big = "v".repeat(9000);
+    let (status, _, body) = raw_request(
+        gw.addr,
+        &format_request(
+            "GET",
+            "/",
+            &[("host".into(), host), ("x-padding".into(), big)],
+            b"",
+        ),
+    );
+    assert_eq!(
+        (status, xml_tag(&body, "Code")),
+        (400, Some("RequestHeaderSectionTooLarge"))
+    );
+
+    // A client that stalls mid-body is cut off, and nothing is stored.
+    let idle_path = format!("/{b}/idle.bin");
+    let stalled = slow_put(&gw, &idle_path, 100_000, 1_000);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_ne!(finish(stalled, 0), 200);
+    assert!(
+        client_for(&gw, MAIN)
+            .head_object()
+            .bucket(&b)
+            .key("idle.bin")
+            .send()
+            .await
+            .is_err()
+    );
+}

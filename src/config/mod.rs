@@ -48,6 +48,9 @@ struct RawLimits {
     requests_per_second_per_ip: Option<u32>,
     requests_per_second_per_key: Option<u32>,
     requests_per_second_per_bucket: Option<u32>,
+    concurrent_writes_per_object: Option<u32>,
+    max_header_bytes: Option<usize>,
+    body_idle_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -274,6 +277,11 @@ impl Config {
                     per_ip: raw.limits.requests_per_second_per_ip,
                     per_key: raw.limits.requests_per_second_per_key,
                     per_bucket: raw.limits.requests_per_second_per_bucket,
+                    writes_per_object: raw.limits.concurrent_writes_per_object,
+                    max_header_bytes: raw.limits.max_header_bytes.unwrap_or(16 * 1024),
+                    body_idle_timeout: std::time::Duration::from_secs(
+                        raw.limits.body_idle_timeout_seconds.unwrap_or(60),
+                    ),
                 },
             }),
             _ => Err(p.0),

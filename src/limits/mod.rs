@@ -8,17 +8,25 @@ use pingora_limits::rate::Rate;
 use crate::s3::error::S3Error;
 use crate::s3_error;
 
-/// Requests per second allowed per client IP, access key and bucket (`None`: unlimited).
+/// Requests per second allowed per client IP, access key and bucket, and concurrent writes per
+/// object (`None`: unlimited); header size and idle-client limits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateLimitConfig {
     pub per_ip: Option<u32>,
     pub per_key: Option<u32>,
     pub per_bucket: Option<u32>,
+    /// Concurrent PUT/COPY to one object (Spaces: 10).
+    pub writes_per_object: Option<u32>,
+    /// The largest request header block, in bytes.
+    pub max_header_bytes: usize,
+    /// How long a client may leave the request body idle before the request is cut.
+    pub body_idle_timeout: Duration,
 }
 
 /// Sliding one-second windows for each limit.
 pub struct RateLimits {
     config: RateLimitConfig,
+    writes: std::sync::Mutex<std::collections::HashMap<String, u32>>,
     ip: Rate,
     key: Rate,
     bucket: Rate,
@@ -47,9 +55,46 @@ impl RateLimits {
         let second = Duration::from_secs(1);
         RateLimits {
             config,
+            writes: std::sync::Mutex::new(std::collections::HashMap::new()),
             ip: Rate::new(second),
             key: Rate::new(second),
             bucket: Rate::new(second),
+        }
+    }
+
+    pub fn config(&self) -> &RateLimitConfig {
+        &self.config
+    }
+
+    /// Takes one of the object's concurrent-write slots; SlowDown when all are taken. The slot
+    /// is given back with [`Self::release_write`].
+    pub fn acquire_write(&self, object: &str) -> Result<bool, S3Error> {
+        let Some(limit) = self.config.writes_per_object else {
+            return Ok(false);
+        };
+        let Ok(mut writes) = self.writes.lock() else {
+            return Ok(false);
+        };
+        let in_flight = writes.entry(object.to_owned()).or_insert(0);
+        if *in_flight >= limit {
+            return Err(s3_error!(
+                SlowDown,
+                "Please reduce your request rate: {limit} writes to this object are already in progress."
+            ));
+        }
+        *in_flight += 1;
+        Ok(true)
+    }
+
+    pub fn release_write(&self, object: &str) {
+        let Ok(mut writes) = self.writes.lock() else {
+            return;
+        };
+        if let Some(n) = writes.get_mut(object) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                writes.remove(object);
+            }
         }
     }
 
@@ -78,6 +123,23 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_writes_per_object() {
+        let limits = RateLimits::new(RateLimitConfig {
+            writes_per_object: Some(2),
+            ..Default::default()
+        });
+        assert!(limits.acquire_write("b/k").unwrap());
+        assert!(limits.acquire_write("b/k").unwrap());
+        assert_eq!(
+            limits.acquire_write("b/k").unwrap_err().code().as_str(),
+            "SlowDown"
+        );
+        assert!(limits.acquire_write("b/other").unwrap());
+        limits.release_write("b/k");
+        assert!(limits.acquire_write("b/k").unwrap());
+    }
 
     #[test]
     fn a_burst_past_the_limit_slows_down_and_others_are_unaffected() {

@@ -37,6 +37,8 @@ pub struct RequestCtx {
     pub if_match: Option<String>,
     /// CORS headers for this cross-origin request's answer (empty when none apply).
     pub cors: Vec<(http::HeaderName, String)>,
+    /// The object whose concurrent-write slot this request holds (given back in `logging`).
+    pub write_slot: Option<String>,
     /// A browser POST upload, forwarded as a PutObject.
     pub post: Option<PostUpload>,
     /// The error answered by the gateway itself, if any (for the access log).
@@ -58,6 +60,7 @@ impl RequestCtx {
             body_verifier: None,
             post: None,
             claimed_bucket: None,
+            write_slot: None,
             cors: Vec::new(),
             object_headers: Vec::new(),
             if_match: None,

@@ -128,6 +128,19 @@ impl Gateway {
         ctx: &mut RequestCtx,
         request: &S3Request,
     ) -> Result<bool, S3Error> {
+        let header_bytes: usize = session
+            .req_header()
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum();
+        let max_header_bytes = self.limits.load().config().max_header_bytes;
+        if header_bytes > max_header_bytes {
+            return Err(s3_error!(
+                RequestHeaderSectionTooLarge,
+                "Your request header section exceeds the maximum allowed size ({header_bytes} bytes; at most {max_header_bytes})."
+            ));
+        }
         let client_ip = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -225,6 +238,14 @@ impl Gateway {
                 }
                 (_, Some(_)) => {}
                 (_, None) => {}
+            }
+            if matches!(ctx.op, S3Op::PutObject | S3Op::CopyObject)
+                && let (Some(bucket), Some(key)) = (&request.bucket, &request.key)
+            {
+                let object = format!("{bucket}/{key}");
+                if self.limits.load().acquire_write(&object)? {
+                    ctx.write_slot = Some(object);
+                }
             }
             if let Some(source) = copy_source {
                 authz::authorize_bucket(&self.state, &user, &source, S3Op::GetObject).await?;
@@ -772,6 +793,8 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         _ctx: &mut RequestCtx,
     ) -> Result<()> {
+        // A client that stops sending its body mid-request is cut off after this long.
+        session.set_read_timeout(Some(self.limits.load().config().body_idle_timeout));
         let header = session.req_header_mut();
         if !header.headers.contains_key(http::header::HOST)
             && let Some(authority) = header.uri.authority().map(|a| a.as_str().to_owned())
@@ -1047,6 +1070,9 @@ impl ProxyHttp for Gateway {
     ) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         self.settle_state(ctx, status).await;
+        if let Some(object) = ctx.write_slot.take() {
+            self.limits.load().release_write(&object);
+        }
         self.record_access(session, ctx, status).await;
         let auth = ctx
             .identity

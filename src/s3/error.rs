@@ -50,6 +50,7 @@ pub enum S3ErrorCode {
     NoSuchKey,
     NoSuchWebsiteConfiguration,
     NotImplemented,
+    RequestHeaderSectionTooLarge,
     RequestTimeTooSkewed,
     ServiceUnavailable,
     SignatureDoesNotMatch,
@@ -101,6 +102,7 @@ impl S3ErrorCode {
             NoSuchKey => "NoSuchKey",
             NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             NotImplemented => "NotImplemented",
+            RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
             ServiceUnavailable => "ServiceUnavailable",
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
@@ -151,6 +153,7 @@ impl S3ErrorCode {
             | MalformedPolicy
             | MalformedXML
             | MetadataTooLarge
+            | RequestHeaderSectionTooLarge
             | TooManyBuckets
             | MaxPostPreDataLengthExceeded
             | MaxMessageLengthExceeded

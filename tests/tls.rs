@@ -191,3 +191,146 @@ async fn sni_chain_verification_h2_and_reload() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(served_cn(tls_port, "photos.nyc3.example.test").contains("api v2"));
 }
+
+/// An `https://` backend verified with a configured CA file: here the backend is another
+/// bucketgate terminating TLS with the test CA's certificate (client -> B -> TLS -> A -> RGW).
+/// Without the CA file the system roots do not trust it, and B answers 503.
+#[tokio::test]
+async fn an_https_backend_with_a_configured_ca() {
+    let dir: PathBuf = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tls-backend");
+    std::fs::create_dir_all(&dir).unwrap();
+    let authority = ca(&dir);
+    leaf(&authority, &dir, "a", "gateway a", &["localhost"]);
+    let a_tls = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let rgw = backend_endpoint();
+    let b_user = (
+        "GWCHAINSERVICEKEY007",
+        "chain-service-secret-00000000000000000000",
+    );
+    let a_extra = format!(
+        "[[users]]\nid = \"gateway-b\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n\
+         [tls]\nlisten = [\"{a_tls}\"]\n[[tls.certificates]]\nnames = [\"localhost\"]\ncert_file = {:?}\nkey_file = {:?}\n",
+        b_user.0,
+        b_user.1,
+        dir.join("a.pem").display().to_string(),
+        dir.join("a.key").display().to_string()
+    );
+    let _a = spawn_gateway(|port| format!("{}\n{a_extra}", config_text(port, &rgw, "")));
+    for _ in 0..40 {
+        if std::net::TcpStream::connect(a_tls).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let chained = |port: u16, with_ca: bool| {
+        let mut text = config_text(port, &format!("https://127.0.0.1:{}", a_tls.port()), "")
+            .replace(BACKEND_ACCESS_KEY, b_user.0)
+            .replace(BACKEND_SECRET_KEY, b_user.1)
+            .replace(
+                "system_bucket = \"bucketgate-system\"",
+                "system_bucket = \"bucketgate-chain-system\"",
+            );
+        if with_ca {
+            text = text.replace(
+                "connect_timeout_ms = 1000",
+                &format!(
+                    "connect_timeout_ms = 1000\nca_file = {:?}",
+                    dir.join("ca.pem").display().to_string()
+                ),
+            );
+        }
+        text
+    };
+    let b = spawn_gateway(|port| chained(port, true));
+    let c = client_for(&b, MAIN);
+    let bucket = bucket_name("chained");
+    c.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create through B and A");
+    c.put_object()
+        .bucket(&bucket)
+        .key("k")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"via tls"))
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket(&bucket)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"via tls"
+    );
+
+    let untrusting = spawn_gateway(|port| chained(port, false));
+    let err = aws_sdk_s3::Client::from_conf(
+        client_for(&untrusting, MAIN)
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build(),
+    )
+    .head_bucket()
+    .bucket(&bucket)
+    .send()
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.raw_response().map(|r| r.status().as_u16()),
+        Some(503),
+        "an untrusted backend certificate is refused"
+    );
+}
+
+/// Client certificates for the backend are loaded and checked by `check-config`.
+#[test]
+fn backend_client_certificates_are_validated() {
+    let dir: PathBuf = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tls-client");
+    std::fs::create_dir_all(&dir).unwrap();
+    let authority = ca(&dir);
+    leaf(
+        &authority,
+        &dir,
+        "client",
+        "gateway client",
+        &["gateway.example"],
+    );
+    let config = |cert: &str| {
+        config_text(1, "https://127.0.0.1:9", "").replace(
+            "connect_timeout_ms = 1000",
+            &format!(
+                "connect_timeout_ms = 1000\nca_file = {:?}\nclient_cert_file = {:?}\nclient_key_file = {:?}",
+                dir.join("ca.pem").display().to_string(),
+                dir.join(cert).display().to_string(),
+                dir.join("client.key").display().to_string()
+            ),
+        )
+    };
+    let check = |text: String| {
+        let path = dir.join("check.toml");
+        std::fs::write(&path, text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_bucketgate"))
+            .arg("check-config")
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let ok = check(config("client.pem"));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = check(config("missing.pem"));
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("backend.client_cert_file"));
+}

@@ -89,6 +89,9 @@ struct RawBackend {
     secret: RawSecret,
     system_bucket: String,
     connect_timeout_ms: Option<u64>,
+    ca_file: Option<PathBuf>,
+    client_cert_file: Option<PathBuf>,
+    client_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,6 +172,10 @@ pub struct BackendConfig {
     pub secret_key: SecretKey,
     pub system_bucket: String,
     pub connect_timeout_ms: u64,
+    /// Trust these CAs (PEM) for an `https://` backend instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and key (PEM) presented to an `https://` backend.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 impl BackendConfig {
@@ -487,6 +494,22 @@ fn validate_backend(raw: RawBackend, base: &Path, p: &mut Problems) -> Option<Ba
             format!("{:?} is not a valid S3 bucket name", raw.system_bucket),
         );
     }
+    if raw.client_cert_file.is_some() != raw.client_key_file.is_some() {
+        p.add(
+            "backend.client_cert_file",
+            "client_cert_file and client_key_file go together",
+        );
+    }
+    if let Some(ca) = &raw.ca_file
+        && let Err(why) = crate::upstream::load_ca(&base.join(ca))
+    {
+        p.add("backend.ca_file", why);
+    }
+    if let (Some(c), Some(k)) = (&raw.client_cert_file, &raw.client_key_file)
+        && let Err(why) = crate::upstream::load_client_cert(&base.join(c), &base.join(k))
+    {
+        p.add("backend.client_cert_file", why);
+    }
     let (tls, host, port) = endpoint.ok()?;
     let secret_key = secret?;
     if p.0.len() != before {
@@ -501,6 +524,11 @@ fn validate_backend(raw: RawBackend, base: &Path, p: &mut Problems) -> Option<Ba
         secret_key,
         system_bucket: raw.system_bucket,
         connect_timeout_ms: raw.connect_timeout_ms.unwrap_or(3000),
+        ca_file: raw.ca_file.map(|f| base.join(f)),
+        client_cert: raw
+            .client_cert_file
+            .zip(raw.client_key_file)
+            .map(|(c, k)| (base.join(c), base.join(k))),
     })
 }
 

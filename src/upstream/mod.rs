@@ -10,6 +10,7 @@ pub mod client;
 pub mod embedded;
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -21,6 +22,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
+use pingora::utils::tls::{CertKey, WrappedX509, parse_x509};
 
 use crate::config::BackendConfig;
 use crate::s3::error::S3Error;
@@ -56,6 +58,47 @@ pub struct Backend {
     authority: String,
     addr: SocketAddr,
     identity: SigningIdentity,
+    ca: Option<Arc<[WrappedX509]>>,
+    client_cert: Option<Arc<CertKey>>,
+}
+
+/// Loads the CA certificates (PEM) trusted for an `https://` backend.
+pub fn load_ca(path: &std::path::Path) -> Result<Arc<[WrappedX509]>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let ders: Vec<Vec<u8>> = rustls_pemfile::certs(&mut text.as_slice())
+        .map(|c| c.map(|c| c.as_ref().to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if ders.is_empty() {
+        return Err(format!("{}: no certificate found", path.display()));
+    }
+    Ok(ders
+        .into_iter()
+        .map(|der| WrappedX509::new(der, parse_x509))
+        .collect::<Vec<_>>()
+        .into())
+}
+
+/// Loads the client certificate and key (PEM) presented to an `https://` backend.
+pub fn load_client_cert(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<CertKey>, String> {
+    let name = |p: &std::path::Path| {
+        p.to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{} is not UTF-8", p.display()))
+    };
+    let (certs, key_der) = pingora::tls::load_certs_and_key_files(&name(cert)?, &name(key)?)
+        .map_err(|e| format!("{} / {}: {e}", cert.display(), key.display()))?
+        .ok_or_else(|| format!("{}: no certificate or key found", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate found", cert.display()));
+    }
+    Ok(Arc::new(CertKey::new(
+        certs.iter().map(|c| c.as_ref().to_vec()).collect(),
+        key_der.secret_der().to_vec(),
+    )))
 }
 
 impl std::fmt::Debug for Backend {
@@ -85,10 +128,24 @@ impl Backend {
             "bucketgate-backend",
         )
         .into();
+        let ca = config
+            .ca_file
+            .as_deref()
+            .map(load_ca)
+            .transpose()
+            .map_err(std::io::Error::other)?;
+        let client_cert = config
+            .client_cert
+            .as_ref()
+            .map(|(c, k)| load_client_cert(c, k))
+            .transpose()
+            .map_err(std::io::Error::other)?;
         Ok(Backend {
             authority: config.authority(),
             addr,
             identity,
+            ca,
+            client_cert,
             config,
         })
     }
@@ -104,6 +161,8 @@ impl Backend {
         peer.options.connection_timeout = Some(connect);
         peer.options.total_connection_timeout = Some(connect * 2);
         peer.options.idle_timeout = Some(Duration::from_secs(60));
+        peer.options.ca = self.ca.clone();
+        peer.client_cert_key = self.client_cert.clone();
         Box::new(peer)
     }
 

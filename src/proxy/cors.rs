@@ -6,10 +6,9 @@ use http::HeaderMap;
 use pingora::proxy::Session;
 
 use super::ctx::RequestCtx;
-use super::{Gateway, read_control_body, respond};
+use super::{Gateway, respond};
 use crate::features::cors::{self, CorsConfiguration};
 use crate::s3::error::S3Error;
-use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
 use crate::s3_error;
 use crate::state::ConfigKind;
@@ -58,7 +57,7 @@ impl Gateway {
         let rule = config
             .matching(&origin, &method, &requested)
             .ok_or_else(forbidden)?;
-        let answer = cors::preflight_headers(rule, &origin, &method, &requested);
+        let answer = cors::preflight_headers(rule, &origin, &requested);
         respond::send_with_headers(session, ctx, 200, "", &answer, Bytes::new())
             .await
             .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
@@ -89,53 +88,5 @@ impl Gateway {
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
-    }
-
-    /// Put/Get/DeleteBucketCors, for whoever may configure the bucket (checked before).
-    pub(super) async fn serve_cors_config(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        request: &S3Request,
-    ) -> Result<(), S3Error> {
-        let bucket = request.bucket.clone().unwrap_or_default();
-        let (status, body) = match ctx.op {
-            S3Op::PutBucketCors => {
-                let config = CorsConfiguration::parse(&read_control_body(session).await?)?;
-                self.state
-                    .set_config(ConfigKind::Cors, &bucket, Some(&config))
-                    .await?;
-                (200, Bytes::new())
-            }
-            S3Op::GetBucketCors => {
-                let config = self
-                    .state
-                    .config::<CorsConfiguration>(ConfigKind::Cors, &bucket)
-                    .await?
-                    .ok_or_else(|| {
-                        s3_error!(
-                            NoSuchCORSConfiguration,
-                            "The CORS configuration does not exist"
-                        )
-                    })?;
-                (200, Bytes::from(config.to_xml()))
-            }
-            S3Op::DeleteBucketCors => {
-                self.state
-                    .set_config::<CorsConfiguration>(ConfigKind::Cors, &bucket, None)
-                    .await?;
-                (204, Bytes::new())
-            }
-            _ => {
-                return Err(s3_error!(
-                    InternalError,
-                    "{} is not a CORS operation.",
-                    ctx.op.name()
-                ));
-            }
-        };
-        respond::send(session, ctx, status, "application/xml", body)
-            .await
-            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
     }
 }

@@ -45,7 +45,7 @@ use crate::s3::uri;
 use crate::s3::xml;
 use crate::s3::xml::CreateBucketConfiguration;
 use crate::s3_error;
-use crate::state::{BucketRecord, CannedAcl, StateStore};
+use crate::state::{BucketDocument, BucketRecord, CannedAcl, StateStore};
 use crate::telemetry::RequestIds;
 use crate::telemetry::metrics::{Metrics, status_class};
 use crate::upstream::client::BackendClient;
@@ -276,7 +276,10 @@ impl Gateway {
                 S3Op::GetBucketWebsite | S3Op::PutBucketWebsite | S3Op::DeleteBucketWebsite
             ) {
                 ctx.identity = Some(identity);
-                self.serve_website_config(session, ctx, request).await?;
+                self.serve_document::<crate::features::website::WebsiteConfiguration>(
+                    session, ctx, request,
+                )
+                .await?;
                 return Ok(false);
             }
             if matches!(
@@ -284,7 +287,10 @@ impl Gateway {
                 S3Op::GetBucketCors | S3Op::PutBucketCors | S3Op::DeleteBucketCors
             ) {
                 ctx.identity = Some(identity);
-                self.serve_cors_config(session, ctx, request).await?;
+                self.serve_document::<crate::features::cors::CorsConfiguration>(
+                    session, ctx, request,
+                )
+                .await?;
                 return Ok(false);
             }
             if matches!(
@@ -565,6 +571,49 @@ impl Gateway {
         if release && let Err(e) = self.state.delete_bucket(&bucket, &owner).await {
             tracing::warn!(request_id = %ctx.request_id, "could not update the state of bucket {bucket}: {e}");
         }
+    }
+
+    /// Put/Get/Delete of a bucket configuration the gateway keeps (CORS, website), for whoever
+    /// may configure the bucket (checked before): Put validates and stores, Get answers the XML
+    /// or the configuration's "no such" error, Delete answers 204.
+    async fn serve_document<T: BucketDocument>(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+    ) -> Result<(), S3Error> {
+        let bucket = request.bucket.clone().unwrap_or_default();
+        let method = session.req_header().method.clone();
+        let (status, body) = match method {
+            http::Method::PUT => {
+                let document = T::parse_xml(&read_control_body(session).await?)?;
+                self.state
+                    .set_config(T::KIND, &bucket, Some(&document))
+                    .await?;
+                (200, Bytes::new())
+            }
+            http::Method::GET => {
+                let document = self
+                    .state
+                    .config::<T>(T::KIND, &bucket)
+                    .await?
+                    .ok_or_else(T::missing)?;
+                (200, Bytes::from(document.to_xml()))
+            }
+            http::Method::DELETE => {
+                self.state.set_config::<T>(T::KIND, &bucket, None).await?;
+                (204, Bytes::new())
+            }
+            other => {
+                return Err(s3_error!(
+                    MethodNotAllowed,
+                    "{other} is not allowed on this configuration."
+                ));
+            }
+        };
+        respond::send(session, ctx, status, "application/xml", body)
+            .await
+            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
     }
 
     /// Bucket configurations the gateway must read before the backend may see them: the body is

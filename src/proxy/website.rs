@@ -9,10 +9,9 @@ use pingora::proxy::Session;
 
 use super::acl::object_acl;
 use super::ctx::RequestCtx;
-use super::{Gateway, read_control_body, respond};
+use super::{Gateway, respond};
 use crate::features::website::{self, WebsiteConfiguration};
 use crate::s3::error::S3Error;
-use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
 use crate::s3::uri;
 use crate::s3_error;
@@ -238,53 +237,5 @@ impl Gateway {
             }
             _ => page(),
         }
-    }
-
-    /// Put/Get/DeleteBucketWebsite, for whoever may configure the bucket (checked before).
-    pub(super) async fn serve_website_config(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        request: &S3Request,
-    ) -> Result<(), S3Error> {
-        let bucket = request.bucket.clone().unwrap_or_default();
-        let (status, body) = match ctx.op {
-            S3Op::PutBucketWebsite => {
-                let config = WebsiteConfiguration::parse(&read_control_body(session).await?)?;
-                self.state
-                    .set_config(ConfigKind::Website, &bucket, Some(&config))
-                    .await?;
-                (200, Bytes::new())
-            }
-            S3Op::GetBucketWebsite => {
-                let config = self
-                    .state
-                    .config::<WebsiteConfiguration>(ConfigKind::Website, &bucket)
-                    .await?
-                    .ok_or_else(|| {
-                        s3_error!(
-                            NoSuchWebsiteConfiguration,
-                            "The specified bucket does not have a website configuration"
-                        )
-                    })?;
-                (200, Bytes::from(config.to_xml()))
-            }
-            S3Op::DeleteBucketWebsite => {
-                self.state
-                    .set_config::<WebsiteConfiguration>(ConfigKind::Website, &bucket, None)
-                    .await?;
-                (204, Bytes::new())
-            }
-            _ => {
-                return Err(s3_error!(
-                    InternalError,
-                    "{} is not a website operation.",
-                    ctx.op.name()
-                ));
-            }
-        };
-        respond::send(session, ctx, status, "application/xml", body)
-            .await
-            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
     }
 }

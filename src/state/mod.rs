@@ -60,6 +60,49 @@ pub struct StateStore {
     configs: Cache<String, Option<Bytes>>,
 }
 
+/// A bucket configuration whose Put/Get/Delete API the gateway serves from state.
+pub trait BucketDocument: Serialize + serde::de::DeserializeOwned {
+    const KIND: ConfigKind;
+    /// Parses and validates the XML a Put sends.
+    fn parse_xml(body: &[u8]) -> Result<Self, S3Error>;
+    /// The XML a Get answers.
+    fn to_xml(&self) -> String;
+    /// The error a Get answers when the bucket has none.
+    fn missing() -> S3Error;
+}
+
+impl BucketDocument for crate::features::cors::CorsConfiguration {
+    const KIND: ConfigKind = ConfigKind::Cors;
+    fn parse_xml(body: &[u8]) -> Result<Self, S3Error> {
+        Self::parse(body)
+    }
+    fn to_xml(&self) -> String {
+        crate::features::cors::CorsConfiguration::to_xml(self)
+    }
+    fn missing() -> S3Error {
+        s3_error!(
+            NoSuchCORSConfiguration,
+            "The CORS configuration does not exist"
+        )
+    }
+}
+
+impl BucketDocument for crate::features::website::WebsiteConfiguration {
+    const KIND: ConfigKind = ConfigKind::Website;
+    fn parse_xml(body: &[u8]) -> Result<Self, S3Error> {
+        Self::parse(body)
+    }
+    fn to_xml(&self) -> String {
+        crate::features::website::WebsiteConfiguration::to_xml(self)
+    }
+    fn missing() -> S3Error {
+        s3_error!(
+            NoSuchWebsiteConfiguration,
+            "The specified bucket does not have a website configuration"
+        )
+    }
+}
+
 /// The bucket configurations the gateway serves itself, each a JSON document `<kind>/<bucket>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigKind {

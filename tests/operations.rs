@@ -306,3 +306,87 @@ async fn object_write_concurrency_header_size_and_idle_bodies() {
             .is_err()
     );
 }
+
+/// Sends one request on a kept-alive connection and reads exactly its answer.
+fn keepalive_request(s: &mut std::net::TcpStream, gw: &Gateway) -> u16 {
+    use std::io::{Read, Write};
+    let host = gw.addr.to_string();
+    let mut headers = sign_headers(
+        "GET",
+        &host,
+        "/",
+        &[],
+        EMPTY_SHA256,
+        SystemTime::now(),
+        MAIN,
+    );
+    headers.push(("host".into(), host));
+    let mut text = "GET / HTTP/1.1\r\n".to_owned();
+    for (n, v) in &headers {
+        text.push_str(&format!("{n}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    s.write_all(text.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if s.read(&mut byte).unwrap_or(0) == 0 {
+            break;
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    let _ = s.read_exact(&mut body);
+    head.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_slow_down() {
+    let backend = backend_endpoint();
+    let gw = spawn_gateway(|port| {
+        format!(
+            "{}\n[limits]\nmax_connections = 2\n",
+            config_text(port, &backend, "")
+        )
+    });
+    let open = || {
+        let s = std::net::TcpStream::connect(gw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    let (mut first, mut second) = (open(), open());
+    assert_eq!(keepalive_request(&mut first, &gw), 200);
+    assert_eq!(keepalive_request(&mut second, &gw), 200);
+    assert_eq!(
+        keepalive_request(&mut first, &gw),
+        200,
+        "a kept-alive connection stays counted once"
+    );
+    let mut third = open();
+    assert_eq!(
+        keepalive_request(&mut third, &gw),
+        503,
+        "a third connection is over the cap"
+    );
+    drop(first);
+    drop(third);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut fourth = open();
+    assert_eq!(
+        keepalive_request(&mut fourth, &gw),
+        200,
+        "room again once a connection closed"
+    );
+}

@@ -51,6 +51,7 @@ struct RawLimits {
     concurrent_writes_per_object: Option<u32>,
     max_header_bytes: Option<usize>,
     body_idle_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -289,6 +290,7 @@ impl Config {
                     body_idle_timeout: std::time::Duration::from_secs(
                         raw.limits.body_idle_timeout_seconds.unwrap_or(60),
                     ),
+                    max_connections: raw.limits.max_connections,
                 },
             }),
             _ => Err(p.0),

@@ -21,6 +21,37 @@ pub struct RateLimitConfig {
     pub max_header_bytes: usize,
     /// How long a client may leave the request body idle before the request is cut.
     pub body_idle_timeout: Duration,
+    /// Client connections served at once (HTTP/2: streams).
+    pub max_connections: Option<usize>,
+}
+
+/// Counts a client connection while it lives: created with its first request, carried across
+/// keep-alive requests, dropped with the connection.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    counter: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ConnectionGuard {
+    /// Counts one more connection; returns the guard and how many are open now.
+    pub fn open(
+        counter: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) -> (ConnectionGuard, usize) {
+        let now = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        (
+            ConnectionGuard {
+                counter: counter.clone(),
+            },
+            now,
+        )
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.counter
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Sliding one-second windows for each limit.

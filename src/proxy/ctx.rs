@@ -39,6 +39,11 @@ pub struct RequestCtx {
     pub cors: Vec<(http::HeaderName, String)>,
     /// The object whose concurrent-write slot this request holds (given back in `logging`).
     pub write_slot: Option<String>,
+    /// This request's connection, counted against `max_connections` (moved to the next request
+    /// on a keep-alive connection, dropped when the connection closes).
+    pub connection: std::sync::Mutex<Option<crate::limits::ConnectionGuard>>,
+    /// The connection is over the cap: answer SlowDown and close.
+    pub over_connection_cap: bool,
     /// A browser POST upload, forwarded as a PutObject.
     pub post: Option<PostUpload>,
     /// The error answered by the gateway itself, if any (for the access log).
@@ -60,6 +65,8 @@ impl RequestCtx {
             body_verifier: None,
             post: None,
             claimed_bucket: None,
+            connection: std::sync::Mutex::new(None),
+            over_connection_cap: false,
             write_slot: None,
             cors: Vec::new(),
             object_headers: Vec::new(),

@@ -33,7 +33,7 @@ use crate::authz;
 use crate::authz::policy::Decision;
 use crate::config::Config;
 use crate::features::access_log::AccessLogs;
-use crate::limits::{RateLimits, Scope};
+use crate::limits::{ConnectionGuard, RateLimits, Scope};
 use crate::profile::Profile;
 use crate::proxy::ctx::{PostUpload, RequestCtx};
 use crate::s3::error::S3Error;
@@ -65,6 +65,8 @@ pub struct Gateway {
     client: Arc<BackendClient>,
     state: StateStore,
     logs: Arc<AccessLogs>,
+    /// Client connections open now (see `max_connections`).
+    connections: Arc<std::sync::atomic::AtomicUsize>,
     metrics: Arc<Metrics>,
     limits: Arc<ArcSwap<RateLimits>>,
     request_ids: RequestIds,
@@ -93,6 +95,7 @@ impl Gateway {
             state,
             request_ids: RequestIds::new(),
             logs: Arc::new(AccessLogs::new(config.server.access_log_buffer_records)),
+            connections: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             metrics,
             limits: Arc::new(ArcSwap::from_pointee(RateLimits::new(
                 config.limits.clone(),
@@ -128,6 +131,13 @@ impl Gateway {
         ctx: &mut RequestCtx,
         request: &S3Request,
     ) -> Result<bool, S3Error> {
+        if ctx.over_connection_cap {
+            session.set_keepalive(None);
+            return Err(s3_error!(
+                SlowDown,
+                "Please reduce your request rate: too many connections are open."
+            ));
+        }
         let header_bytes: usize = session
             .req_header()
             .headers
@@ -835,13 +845,23 @@ impl ProxyHttp for Gateway {
         RequestCtx::new(self.request_ids.next())
     }
 
-    /// First phase: HTTP/2 carries the host in `:authority`; give it the `Host` header every
-    /// later phase (and the client's signature) reads.
+    /// First phase: count a new connection against `max_connections`, arm the idle-body
+    /// timeout, and (HTTP/2) give the request the `Host` header its signature covers.
     async fn early_request_filter(
         &self,
         session: &mut Session,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
+        // The first request of a connection counts it (a reused one brought its guard along).
+        if let Ok(mut slot) = ctx.connection.lock()
+            && slot.is_none()
+        {
+            let (guard, open) = ConnectionGuard::open(&self.connections);
+            *slot = Some(guard);
+            if let Some(max) = self.limits.load().config().max_connections {
+                ctx.over_connection_cap = open > max;
+            }
+        }
         // A client that stops sending its body mid-request is cut off after this long.
         session.set_read_timeout(Some(self.limits.load().config().body_idle_timeout));
         let header = session.req_header_mut();
@@ -871,6 +891,30 @@ impl ProxyHttp for Gateway {
         _ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         Ok(self.backend.peer())
+    }
+
+    /// Keep-alive: the connection's guard moves on to its next request.
+    fn persist_connection_context(
+        &self,
+        _session: &Session,
+        ctx: &RequestCtx,
+    ) -> Option<Box<dyn std::any::Any + Send + Sync>> {
+        let guard = ctx.connection.lock().ok()?.take()?;
+        Some(Box::new(guard))
+    }
+
+    /// The next request on a kept-alive connection takes the guard back.
+    fn on_connection_reuse(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+        previous: Box<dyn std::any::Any + Send + Sync>,
+    ) {
+        if let Ok(guard) = previous.downcast::<ConnectionGuard>()
+            && let Ok(mut slot) = ctx.connection.lock()
+        {
+            *slot = Some(*guard);
+        }
     }
 
     /// Pooled backend connections are what pingora is for: count how often one is reused.

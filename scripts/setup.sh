@@ -4,7 +4,7 @@
 #   test    the above plus Ceph RGW, curl, s3cmd and the Python clients (awscli, boto3)
 set -euo pipefail
 want=(cmake gcc g++ make pkg-config)
-[ "${1:-build}" = test ] && want+=(curl s3cmd chromium)
+[ "${1:-build}" = test ] && want+=(curl openssl s3cmd chromium)
 missing=()
 for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -18,4 +18,7 @@ if [ "${1:-build}" = test ]; then
   python3 - <<'PY' 2>/dev/null || python3 -m pip install -q awscli boto3
 import boto3, awscli  # noqa: F401
 PY
+  # pyenv installs command shims (`aws`) on rehash.
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
+  command -v aws >/dev/null || { echo "setup: the aws command is missing after installing awscli" >&2; exit 1; }
 fi

@@ -349,25 +349,8 @@ async fn multipart_uploads_carry_their_acl() {
 #[tokio::test]
 async fn malformed_acl_documents_are_refused() {
     let (_, b) = setup("acl-malformed").await;
-    let gw = gateway();
-    let host = gw.addr.to_string();
     let body = b"<AccessControlPolicy><AccessControlList><Grant>";
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body));
-    let target = format!("/{b}?acl");
-    let mut headers = sign_headers(
-        "PUT",
-        &host,
-        &target,
-        &[],
-        &sha,
-        std::time::SystemTime::now(),
-        MAIN,
-    );
-    headers.extend([
-        ("host".into(), host),
-        ("content-length".into(), body.len().to_string()),
-    ]);
-    let (status, _, text) = raw_request(gw.addr, &format_request("PUT", &target, &headers, body));
+    let (status, _, text) = signed_put_document(&format!("/{b}?acl"), body);
     assert_eq!(
         (status, xml_tag(&text, "Code")),
         (400, Some("MalformedACLError")),

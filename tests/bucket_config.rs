@@ -140,26 +140,9 @@ async fn lifecycle_within_the_profile_is_stored_and_the_rest_refused() {
 #[tokio::test]
 async fn malformed_lifecycle_is_malformed_xml() {
     let (_, b) = setup("lifecycle-bad").await;
-    let gw = gateway();
-    let host = gw.addr.to_string();
     let body =
         b"<LifecycleConfiguration><Rule><Status>Sometimes</Status></Rule></LifecycleConfiguration>";
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body));
-    let target = format!("/{b}?lifecycle");
-    let mut headers = sign_headers(
-        "PUT",
-        &host,
-        &target,
-        &[],
-        &sha,
-        std::time::SystemTime::now(),
-        MAIN,
-    );
-    headers.extend([
-        ("host".into(), host),
-        ("content-length".into(), body.len().to_string()),
-    ]);
-    let (status, _, text) = raw_request(gw.addr, &format_request("PUT", &target, &headers, body));
+    let (status, _, text) = signed_put_document(&format!("/{b}?lifecycle"), body);
     assert_eq!(
         (status, xml_tag(&text, "Code")),
         (400, Some("MalformedXML")),

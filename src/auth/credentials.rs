@@ -155,6 +155,19 @@ pub fn doc_user() -> User {
     }
 }
 
+/// A header map from name/value pairs, for tests built from published examples.
+#[cfg(test)]
+pub fn header_map(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    for (n, v) in pairs {
+        h.append(
+            *n,
+            http::HeaderValue::from_str(v).expect("test header values are valid"),
+        );
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -286,19 +286,13 @@ fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::s3::uri::Query;
-    use http::{HeaderMap, HeaderValue};
+    use http::HeaderMap;
 
     fn store() -> CredentialStore {
         CredentialStore::new([crate::auth::credentials::doc_user()])
     }
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (n, v) in pairs {
-            h.append(*n, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
+    use crate::auth::credentials::header_map as headers;
 
     /// One example of the AWS "Signing and authenticating REST requests" (Signature Version 2)
     /// documentation: method, raw path, query, virtual-host bucket, headers, signature.

@@ -458,7 +458,6 @@ fn push_trimmed(out: &mut String, value: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     /// The AWS S3 documentation's example credentials ("Signature Calculations for the
     /// Authorization Header: Transferring Payload in a Single Chunk").
@@ -466,13 +465,7 @@ mod tests {
         CredentialStore::new([crate::auth::credentials::doc_user()])
     }
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (n, v) in pairs {
-            h.append(*n, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
+    use crate::auth::credentials::header_map as headers;
 
     fn at(amz: &str) -> SystemTime {
         parse_amz_date(amz).unwrap()

@@ -294,3 +294,25 @@ pub fn format_request(
     bytes.extend_from_slice(body);
     bytes
 }
+
+/// A signed PUT of a small document (the payload hash signed), for bodies no client would
+/// send: (status, head, body).
+pub fn signed_put_document(target: &str, body: &[u8]) -> (u16, String, String) {
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body));
+    let mut headers = sign_headers(
+        "PUT",
+        &host,
+        target,
+        &[],
+        &sha,
+        std::time::SystemTime::now(),
+        MAIN,
+    );
+    headers.extend([
+        ("host".into(), host),
+        ("content-length".into(), body.len().to_string()),
+    ]);
+    raw_request(gw.addr, &format_request("PUT", target, &headers, body))
+}

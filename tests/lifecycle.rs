@@ -156,6 +156,9 @@ async fn upgrade_hands_the_listeners_to_a_new_process() {
         .await
         .expect("the old process serves");
 
+    let sock =
+        std::path::PathBuf::from(format!("/tmp/bucketgate-upgrade-{}.sock", old.addr.port()));
+    let spawned_at = std::time::SystemTime::now() - Duration::from_secs(1);
     let mut new = std::process::Command::new(env!("CARGO_BIN_EXE_bucketgate"))
         .args(["run", "--upgrade", "--config"])
         .arg(&old.config_path)
@@ -163,8 +166,17 @@ async fn upgrade_hands_the_listeners_to_a_new_process() {
         .stdin(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // The new process waits on the upgrade socket; then the old one hands over and drains.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The new process binds the upgrade socket and waits on it; then the old one hands over.
+    for _ in 0..100 {
+        let fresh = std::fs::metadata(&sock)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= spawned_at);
+        if fresh {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     signal(old.pid, libc::SIGQUIT);
     let mut served_by_new = false;
     for _ in 0..50 {

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 
 use crate::auth::credentials::{CredentialStore, User};
 use crate::auth::sigv4::{self, hmac_sha256, parse_amz_date, signature_matches};
@@ -186,12 +184,6 @@ fn verify_signature(
     policy_b64: &str,
     store: &CredentialStore,
 ) -> Result<(Arc<User>, bool), S3Error> {
-    let unknown_key = || {
-        s3_error!(
-            InvalidAccessKeyId,
-            "The AWS Access Key Id you provided does not exist in our records."
-        )
-    };
     let mismatch = || {
         s3_error!(
             SignatureDoesNotMatch,
@@ -234,7 +226,7 @@ fn verify_signature(
                 "The x-amz-credential field is malformed."
             ));
         };
-        let user = store.user(access_key).ok_or_else(unknown_key)?;
+        let user = sigv4::lookup(store, access_key)?;
         let time = parse_amz_date(date)
             .ok_or_else(|| s3_error!(InvalidArgument, "The x-amz-date field is malformed."))?;
         if !date.starts_with(day) {
@@ -252,16 +244,8 @@ fn verify_signature(
     if let (Some(access_key), Some(signature)) =
         (form.field("AWSAccessKeyId"), form.field("signature"))
     {
-        let user = store.user(access_key).ok_or_else(unknown_key)?;
-        let mut mac =
-            <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(user.secret_key.expose().as_bytes())
-                .expect("HMAC accepts keys of any length");
-        mac.update(policy_b64.as_bytes());
-        let expected = mac.finalize().into_bytes();
-        let given = base64::engine::general_purpose::STANDARD
-            .decode(signature.trim())
-            .unwrap_or_default();
-        if given.len() != expected.len() || !bool::from(given.ct_eq(&expected[..])) {
+        let user = sigv4::lookup(store, access_key)?;
+        if !crate::auth::sigv2::signature_matches(user, policy_b64.as_bytes(), signature) {
             return Err(mismatch());
         }
         return Ok((user.clone(), true));

@@ -14,7 +14,7 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
 use crate::auth::credentials::{CredentialStore, User};
-use crate::auth::sigv4::{MAX_SKEW, SignedParts, parse_date_header};
+use crate::auth::sigv4::{SignedParts, check_skew, lookup, parse_date_header};
 use crate::s3::error::S3Error;
 use crate::s3_error;
 
@@ -95,12 +95,7 @@ pub fn verify_header(
             "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature"
         )
     })?;
-    let user = store.user(access_key).ok_or_else(|| {
-        s3_error!(
-            InvalidAccessKeyId,
-            "The AWS Access Key Id you provided does not exist in our records."
-        )
-    })?;
+    let user = lookup(store, access_key)?;
     let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
     let date = header("x-amz-date")
         .or_else(|| header("date"))
@@ -118,17 +113,7 @@ pub fn verify_header(
                 "AWS authentication requires a valid Date or x-amz-date header"
             )
         })?;
-    let skew = now
-        .duration_since(signed_at)
-        .unwrap_or_else(|e| e.duration());
-    if skew > MAX_SKEW {
-        return Err(s3_error!(
-            RequestTimeTooSkewed,
-            "The difference between the request time and the server's time is too large ({} seconds; at most {}).",
-            skew.as_secs(),
-            MAX_SKEW.as_secs()
-        ));
-    }
+    check_skew(signed_at, now)?;
     // With x-amz-date present, the Date slot of the string-to-sign is empty.
     let date_slot = if header("x-amz-date").is_some() {
         ""
@@ -163,12 +148,7 @@ pub fn verify_query(
             "Invalid date (should be seconds since epoch): {expires}"
         )
     })?;
-    let user = store.user(access_key).ok_or_else(|| {
-        s3_error!(
-            InvalidAccessKeyId,
-            "The AWS Access Key Id you provided does not exist in our records."
-        )
-    })?;
+    let user = lookup(store, access_key)?;
     if now > UNIX_EPOCH + Duration::from_secs(expires_at) {
         return Err(s3_error!(AccessDenied, "Request has expired"));
     }
@@ -182,16 +162,12 @@ fn check(
     signature: &str,
     user: &User,
 ) -> Result<(), S3Error> {
-    let Ok(given) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
-        return Err(mismatch());
-    };
     let base = string_to_sign_prefix(req, date_slot);
     let paths = resource_paths(req);
     for path in &paths {
         for list in [EXTENDED_SUBRESOURCES, AWS_SUBRESOURCES] {
             let sts = format!("{base}{path}{}", subresources(req, list));
-            let expected = hmac_sha1(user.secret_key.expose().as_bytes(), sts.as_bytes());
-            if given.len() == expected.len() && bool::from(given.ct_eq(&expected)) {
+            if signature_matches(user, sts.as_bytes(), signature) {
                 return Ok(());
             }
         }
@@ -275,11 +251,17 @@ fn subresources(req: &SignedParts<'_>, list: &[&str]) -> String {
     out
 }
 
-fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac =
-        <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
+/// Whether `signature` (base64) is the SigV2 HMAC-SHA1 of `data` under the user's secret,
+/// compared in constant time. Shared by header, query and POST-form signatures.
+pub(crate) fn signature_matches(user: &User, data: &[u8], signature: &str) -> bool {
+    let Ok(given) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
+        return false;
+    };
+    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(user.secret_key.expose().as_bytes())
+        .expect("HMAC accepts keys of any length");
     mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    let expected = mac.finalize().into_bytes();
+    given.len() == expected.len() && bool::from(given.ct_eq(&expected[..]))
 }
 
 #[cfg(test)]

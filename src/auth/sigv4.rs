@@ -273,7 +273,11 @@ pub fn verify_presigned(
 
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
-fn lookup<'s>(store: &'s CredentialStore, access_key: &str) -> Result<&'s Arc<User>, S3Error> {
+/// The user holding `access_key`, or `403 InvalidAccessKeyId` (every signature version).
+pub(crate) fn lookup<'s>(
+    store: &'s CredentialStore,
+    access_key: &str,
+) -> Result<&'s Arc<User>, S3Error> {
     store.user(access_key).ok_or_else(|| {
         s3_error!(
             InvalidAccessKeyId,
@@ -282,7 +286,8 @@ fn lookup<'s>(store: &'s CredentialStore, access_key: &str) -> Result<&'s Arc<Us
     })
 }
 
-fn check_skew(signed_at: SystemTime, now: SystemTime) -> Result<(), S3Error> {
+/// `403 RequestTimeTooSkewed` beyond [`MAX_SKEW`] (header-signed requests of every version).
+pub(crate) fn check_skew(signed_at: SystemTime, now: SystemTime) -> Result<(), S3Error> {
     let skew = now
         .duration_since(signed_at)
         .unwrap_or_else(|e| e.duration());

@@ -97,13 +97,23 @@ async fn a_site_is_served_with_index_error_and_redirects() {
     let (status, head, _) = visit(&b, "GET", "/docs", &[]);
     assert_eq!((status, header(&head, "location")), (302, Some("/docs/")));
 
+    // The bucket cannot be listed anonymously: a missing key and a private one answer alike
+    // (403 and the error document, as S3 answers without s3:ListBucket), so the website host
+    // is no existence oracle.
     let (status, head, body) = visit(&b, "GET", "/missing.html", &[]);
     assert_eq!(
         (status, body.as_str()),
-        (404, "<h1>custom error</h1>"),
+        (403, "<h1>custom error</h1>"),
         "{head}"
     );
-    assert_eq!(visit(&b, "GET", "/private.html", &[]).0, 403);
+    let (status, _, body) = visit(&b, "GET", "/private.html", &[]);
+    assert_eq!((status, body.as_str()), (403, "<h1>custom error</h1>"));
+    // A private folder index is not revealed by a redirect either.
+    page(&c, &b, "hidden/index.html", "secret", false).await;
+    assert_eq!(
+        visit(&b, "GET", "/hidden", &[]).0,
+        visit(&b, "GET", "/nothing-like-it", &[]).0
+    );
     let (status, head, _) = visit(&b, "GET", "/moved.html", &[]);
     assert_eq!(
         (status, header(&head, "location")),
@@ -146,7 +156,13 @@ async fn a_site_is_served_with_index_error_and_redirects() {
 async fn without_an_error_document_errors_are_html_pages() {
     let c = client(MAIN);
     let b = bucket_name("site-plain");
-    c.create_bucket().bucket(&b).send().await.unwrap();
+    // Public-read: anyone may list it, so a missing key may say so (404).
+    c.create_bucket()
+        .bucket(&b)
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
     let (status, head, body) = visit(&b, "GET", "/", &[]);
     assert_eq!(status, 404, "no website configuration");
     assert!(

@@ -1,12 +1,19 @@
 //! What stands between a request body and the backend: the aws-chunked decoder, or a checksum
 //! verifier for a whole body. Both hold back the body's end until it has verified.
 
+use base64::Engine;
 use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
-use crate::auth::checksum::BodyChecksum;
+use crate::auth::checksum::{BodyChecksum, ChecksumAlgorithm};
 use crate::auth::chunked::ChunkedDecoder;
+use crate::auth::{PayloadHash, Streaming};
 use crate::s3::error::S3Error;
 use crate::s3::form::FileExtractor;
+use crate::s3_error;
 
 /// The verifier of one request body.
 pub enum BodyVerifier {
@@ -54,6 +61,104 @@ impl BodyVerifier {
     }
 }
 
+/// Builds the decoder for an aws-chunked request from its framing headers.
+pub fn chunked_decoder(
+    headers: &HeaderMap,
+    streaming: &Streaming,
+) -> Result<ChunkedDecoder, S3Error> {
+    let decoded: u64 = headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            s3_error!(
+                MissingContentLength,
+                "aws-chunked uploads must send x-amz-decoded-content-length."
+            )
+        })?;
+    let trailer = match headers
+        .get("x-amz-trailer")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => None,
+        Some(_) if !streaming.trailer => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "x-amz-trailer needs a STREAMING-*-TRAILER payload."
+            ));
+        }
+        Some(name) => Some(ChecksumAlgorithm::from_header(name).ok_or_else(|| {
+            s3_error!(
+                InvalidRequest,
+                "The value specified in the x-amz-trailer header is not supported: {name:?}."
+            )
+        })?),
+    };
+    Ok(ChunkedDecoder::new(
+        streaming.signing.clone(),
+        streaming.trailer,
+        trailer,
+        decoded,
+    ))
+}
+
+/// Checks a body the gateway read whole (a control document it acts on) against everything
+/// the client declared about it — the signed `x-amz-content-sha256` (a hex hash, or the
+/// aws-chunked framing and its chunk signatures), `Content-MD5` and `x-amz-checksum-*` — and
+/// returns its content. The gateway never acts on a document the signature does not cover.
+pub fn verify_control_body(
+    headers: &HeaderMap,
+    payload: &PayloadHash,
+    body: Bytes,
+) -> Result<Bytes, S3Error> {
+    let content = match payload {
+        PayloadHash::Sha256(expected) => {
+            let computed = hex::encode(Sha256::digest(&body));
+            if !bool::from(computed.as_bytes().ct_eq(expected.as_bytes())) {
+                return Err(s3_error!(
+                    XAmzContentSHA256Mismatch,
+                    "The provided 'x-amz-content-sha256' header does not match what was computed."
+                ));
+            }
+            body
+        }
+        PayloadHash::Streaming(streaming) => {
+            let mut decoder = chunked_decoder(headers, streaming)?;
+            let head = decoder.feed(body)?;
+            let tail = decoder.finish()?;
+            join(head, tail)
+        }
+        PayloadHash::Unsigned => body,
+    };
+    if let Some(md5) = headers.get("content-md5") {
+        let expected = md5
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(v.trim())
+                    .ok()
+            })
+            .filter(|d| d.len() == 16)
+            .ok_or_else(|| {
+                s3_error!(
+                    InvalidDigest,
+                    "The Content-MD5 you specified is not valid base64 of 16 bytes."
+                )
+            })?;
+        if Md5::digest(&content).as_slice() != expected.as_slice() {
+            return Err(s3_error!(
+                BadDigest,
+                "The Content-MD5 you specified did not match what we received."
+            ));
+        }
+    }
+    if let Some(checksum) = BodyChecksum::from_headers(headers)? {
+        BodyVerifier::Checksum(Box::new(checksum)).verify_whole(content.clone())?;
+    }
+    Ok(content)
+}
+
 fn join(a: Bytes, b: Bytes) -> Bytes {
     match (a.is_empty(), b.is_empty()) {
         (_, true) => a,
@@ -64,5 +169,57 @@ fn join(a: Bytes, b: Bytes) -> Bytes {
             joined.extend_from_slice(&b);
             joined.freeze()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::credentials::header_map;
+
+    const DENY: &[u8] = br#"{"Statement":[{"Effect":"Deny"}]}"#;
+    const ALLOW: &[u8] = br#"{"Statement":[{"Effect":"Allow"}]}"#;
+
+    #[test]
+    fn a_document_must_be_the_one_that_was_signed() {
+        let signed = PayloadHash::Sha256(hex::encode(Sha256::digest(DENY)));
+        let h = HeaderMap::new();
+        assert_eq!(
+            verify_control_body(&h, &signed, Bytes::from_static(DENY)).unwrap(),
+            DENY
+        );
+        let e = verify_control_body(&h, &signed, Bytes::from_static(ALLOW)).unwrap_err();
+        assert_eq!(e.code().as_str(), "XAmzContentSHA256Mismatch");
+    }
+
+    #[test]
+    fn content_md5_and_checksums_are_checked() {
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(DENY));
+        let h = header_map(&[("content-md5", &md5)]);
+        verify_control_body(&h, &PayloadHash::Unsigned, Bytes::from_static(DENY)).unwrap();
+        let e =
+            verify_control_body(&h, &PayloadHash::Unsigned, Bytes::from_static(ALLOW)).unwrap_err();
+        assert_eq!(e.code().as_str(), "BadDigest");
+        let h = header_map(&[("content-md5", "not base64")]);
+        let e =
+            verify_control_body(&h, &PayloadHash::Unsigned, Bytes::from_static(DENY)).unwrap_err();
+        assert_eq!(e.code().as_str(), "InvalidDigest");
+        let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(DENY));
+        let h = header_map(&[("x-amz-checksum-sha256", &sha)]);
+        verify_control_body(&h, &PayloadHash::Unsigned, Bytes::from_static(DENY)).unwrap();
+        let e =
+            verify_control_body(&h, &PayloadHash::Unsigned, Bytes::from_static(ALLOW)).unwrap_err();
+        assert_eq!(e.code().as_str(), "BadDigest");
+    }
+
+    #[test]
+    fn unsigned_aws_chunked_documents_are_decoded() {
+        let h = header_map(&[("x-amz-decoded-content-length", "5")]);
+        let streaming = PayloadHash::Streaming(Streaming {
+            signing: None,
+            trailer: true,
+        });
+        let body = Bytes::from_static(b"5\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(verify_control_body(&h, &streaming, body).unwrap(), "hello");
     }
 }

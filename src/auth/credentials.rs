@@ -44,11 +44,23 @@ pub struct User {
     pub grants: Vec<BucketGrant>,
 }
 
+/// A level of access to a bucket granted to a user who does not own it (Spaces' limited keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Reading objects and listings.
+    Read,
+    /// Reading, writing and deleting objects.
+    Readwrite,
+    /// Everything the owner may do but delete the bucket.
+    Full,
+}
+
 /// Access a user has to a bucket it does not own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketGrant {
     pub bucket: String,
-    pub access: crate::authz::Access,
+    pub access: Access,
 }
 
 /// Access key -> user, plus the signing-key cache derived from those users' secrets.
@@ -94,6 +106,14 @@ impl CredentialStore {
             .into_iter()
             .map(|u| (u.access_key.clone(), Arc::new(u)))
             .collect()
+    }
+
+    /// The display name of the user with this id (bucket owners are recorded by id).
+    pub fn display_name(&self, id: &str) -> Option<&str> {
+        self.by_access_key
+            .values()
+            .find(|u| u.id == id)
+            .map(|u| u.display_name.as_str())
     }
 
     pub fn user(&self, access_key: &str) -> Option<&Arc<User>> {

@@ -93,6 +93,8 @@ pub struct Identity {
     pub user: Option<Arc<User>>,
     pub scheme: AuthScheme,
     pub payload: PayloadHash,
+    /// The header names the client's SigV4 signature covers (empty for other schemes).
+    pub signed_headers: Vec<String>,
 }
 
 impl Identity {
@@ -101,6 +103,7 @@ impl Identity {
             user: None,
             scheme: AuthScheme::Anonymous,
             payload: PayloadHash::Unsigned,
+            signed_headers: Vec::new(),
         }
     }
 }
@@ -131,10 +134,22 @@ pub fn authenticate(
             .unwrap_or(sigv4::UNSIGNED_PAYLOAD);
         let v = sigv4::verify_presigned(req, payload, store, now)?;
         require_s3_service(&v.scope)?;
+        // As with the header form: whoever holds the URL may not add `x-amz-*` headers the
+        // signer did not sign (a copy source, an ACL).
+        let signed: Vec<String> = req
+            .query
+            .get("X-Amz-SignedHeaders")
+            .unwrap_or("")
+            .split(';')
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        require_amz_headers_signed(req.headers, &signed)?;
         return Ok(Identity {
             user: Some(v.user),
             scheme: AuthScheme::SigV4Query,
             payload: PayloadHash::Unsigned,
+            signed_headers: signed,
         });
     }
     if req.query.has("AWSAccessKeyId") || (req.query.has("Signature") && req.query.has("Expires")) {
@@ -143,6 +158,7 @@ pub fn authenticate(
             user: Some(user),
             scheme: AuthScheme::SigV2Query,
             payload: PayloadHash::Unsigned,
+            signed_headers: Vec::new(),
         });
     }
     Ok(Identity::anonymous())
@@ -170,6 +186,7 @@ fn authenticate_header(
                 user: Some(user),
                 scheme: AuthScheme::SigV2Header,
                 payload: PayloadHash::Unsigned,
+                signed_headers: Vec::new(),
             });
         }
         _ => {
@@ -213,6 +230,7 @@ fn authenticate_header(
         user: Some(verified.user.clone()),
         scheme: AuthScheme::SigV4Header,
         payload,
+        signed_headers: auth.signed_headers,
     })
 }
 

@@ -149,7 +149,16 @@ pub fn verify_query(
         )
     })?;
     let user = lookup(store, access_key)?;
-    if now > UNIX_EPOCH + Duration::from_secs(expires_at) {
+    // An expiry past what a clock can hold is not a date (adding it would overflow).
+    let expires_time = UNIX_EPOCH
+        .checked_add(Duration::from_secs(expires_at))
+        .ok_or_else(|| {
+            s3_error!(
+                AccessDenied,
+                "Invalid date (should be seconds since epoch): {expires}"
+            )
+        })?;
+    if now > expires_time {
         return Err(s3_error!(AccessDenied, "Request has expired"));
     }
     check(req, expires, signature, user)?;
@@ -428,6 +437,13 @@ mod tests {
             (e.code().as_str(), e.message()),
             ("AccessDenied", "Request has expired")
         );
+        // An expiry no clock can hold is refused, not added (which would overflow).
+        let q = Query::parse(
+            "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=x&Expires=18446744073709551615",
+        )
+        .unwrap();
+        let e = verify_query(&SignedParts { query: &q, ..req }, &store(), before).unwrap_err();
+        assert_eq!(e.code().as_str(), "AccessDenied");
     }
 
     #[test]

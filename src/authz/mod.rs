@@ -8,7 +8,7 @@
 pub mod policy;
 
 use crate::auth::Identity;
-use crate::auth::credentials::User;
+use crate::auth::credentials::{Access, User};
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
 use crate::s3_error;
@@ -29,18 +29,6 @@ pub fn authorize(identity: &Identity, op: S3Op) -> Result<(), S3Error> {
         ));
     }
     Ok(())
-}
-
-/// A level of access to a bucket granted to a user who does not own it (Spaces' limited keys).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Access {
-    /// Reading objects and listings.
-    Read,
-    /// Reading, writing and deleting objects.
-    Readwrite,
-    /// Everything the owner may do but delete the bucket.
-    Full,
 }
 
 /// The access an operation needs, by Spaces' read / read-write-delete classes.

@@ -111,7 +111,7 @@ struct RawUser {
 #[serde(deny_unknown_fields)]
 struct RawGrant {
     bucket: String,
-    access: crate::authz::Access,
+    access: crate::auth::credentials::Access,
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,6 +21,10 @@ use crate::s3_error;
 pub struct LoggingTarget {
     pub bucket: String,
     pub prefix: String,
+    /// The user who owned both buckets when logging was configured (absent in records
+    /// written before owners were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +59,7 @@ pub fn parse_logging_status(body: &[u8]) -> Result<Option<LoggingTarget>, S3Erro
         Some(e) => Ok(Some(LoggingTarget {
             bucket: e.bucket,
             prefix: e.prefix.unwrap_or_default(),
+            owner: None,
         })),
     }
 }
@@ -289,6 +294,7 @@ mod tests {
         LoggingTarget {
             bucket: b.into(),
             prefix: "logs/".into(),
+            owner: None,
         }
     }
 
@@ -299,7 +305,8 @@ mod tests {
             on,
             Some(LoggingTarget {
                 bucket: "logs".into(),
-                prefix: "p/".into()
+                prefix: "p/".into(),
+                owner: None,
             })
         );
         assert_eq!(

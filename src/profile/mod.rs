@@ -4,6 +4,8 @@
 //! [`S3Op`] one [`Verdict`]. The code interprets verdicts; it has no per-operation "unsupported"
 //! special cases. A profile that misses an operation or names an unknown one does not load.
 
+pub mod route;
+
 use std::collections::HashMap;
 
 use http::HeaderMap;
@@ -90,6 +92,28 @@ impl Profile {
                 return Err(
                     "operations.Unknown: unknown requests are always NotImplemented".into(),
                 );
+            }
+            // The verdict must agree with where the code sends the operation.
+            let fits = matches!(
+                (route::route(op).verdict_name(), verdict),
+                (_, Verdict::NotImplemented | Verdict::NotYet)
+                    | (Some("proxy"), Verdict::Proxy)
+                    | (Some("gateway"), Verdict::Gateway)
+            );
+            if !fits {
+                return Err(match route::route(op).verdict_name() {
+                    Some(expected) => format!(
+                        "operations.{name}: the gateway {} this operation; its verdict must be \"{expected}\", \"not_implemented\" or \"not_yet\"",
+                        if expected == "proxy" {
+                            "forwards"
+                        } else {
+                            "answers"
+                        }
+                    ),
+                    None => format!(
+                        "operations.{name}: this gateway does not implement it; its verdict must be \"not_implemented\" or \"not_yet\""
+                    ),
+                });
             }
             verdicts.insert(op, verdict);
         }
@@ -449,5 +473,32 @@ mod tests {
             Profile::from_toml(&SPACES.replace("GetObject = \"proxy\"", "GetObject = \"maybe\""))
                 .unwrap_err();
         assert!(e.contains("maybe"), "{e}");
+    }
+
+    #[test]
+    fn verdicts_must_match_the_routes_of_the_code() {
+        let e = Profile::from_toml(
+            &SPACES.replace("GetBucketAcl = \"gateway\"", "GetBucketAcl = \"proxy\""),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("GetBucketAcl") && e.contains("\"gateway\""),
+            "{e}"
+        );
+        let e =
+            Profile::from_toml(&SPACES.replace("GetObject = \"proxy\"", "GetObject = \"gateway\""))
+                .unwrap_err();
+        assert!(e.contains("GetObject") && e.contains("\"proxy\""), "{e}");
+        let e = Profile::from_toml(&SPACES.replace(
+            "GetObjectTorrent = \"not_implemented\"",
+            "GetObjectTorrent = \"proxy\"",
+        ))
+        .unwrap_err();
+        assert!(e.contains("does not implement"), "{e}");
+        // Turning an implemented operation off is always allowed.
+        Profile::from_toml(
+            &SPACES.replace("GetBucketAcl = \"gateway\"", "GetBucketAcl = \"not_yet\""),
+        )
+        .unwrap();
     }
 }

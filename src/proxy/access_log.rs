@@ -11,10 +11,10 @@ use pingora::proxy::Session;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
+use super::Gateway;
 use super::ctx::RequestCtx;
-use super::{Gateway, read_control_body, respond};
+use super::respond::Answer;
 use crate::auth::AuthScheme;
-use crate::auth::credentials::User;
 use crate::features::access_log::{self, AccessLogs, LoggingTarget, Record};
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
@@ -25,19 +25,27 @@ use crate::state::ConfigKind;
 use crate::upstream::client::BackendClient;
 
 impl Gateway {
-    /// Put/GetBucketLogging. The target must be another bucket the caller owns.
+    /// Put/GetBucketLogging. The target must be another bucket with the same owner as the
+    /// source; that owner is recorded with the target, and records go only to a target that
+    /// still belongs to it (a deleted and re-created name gets nothing).
     pub(super) async fn serve_logging(
         &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
+        op: S3Op,
         request: &S3Request,
-        user: &User,
-    ) -> Result<(), S3Error> {
+        body: Bytes,
+    ) -> Result<Answer, S3Error> {
         let bucket = request.bucket.clone().unwrap_or_default();
-        let body = match ctx.op {
+        let owner = self
+            .state
+            .bucket(&bucket)
+            .await?
+            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist."))?
+            .owner
+            .clone();
+        match op {
             S3Op::PutBucketLogging => {
-                let target = access_log::parse_logging_status(&read_control_body(session).await?)?;
-                if let Some(t) = &target {
+                let mut target = access_log::parse_logging_status(&body)?;
+                if let Some(t) = &mut target {
                     let invalid = |why: &str| {
                         s3_error!(
                             InvalidTargetBucketForLogging,
@@ -49,35 +57,31 @@ impl Gateway {
                     }
                     match self.state.bucket(&t.bucket).await? {
                         None => return Err(invalid("does not exist")),
-                        Some(record) if record.owner != user.id => {
+                        Some(record) if record.owner != owner => {
                             return Err(invalid("must be owned by you"));
                         }
                         Some(_) => {}
                     }
+                    t.owner = Some(owner);
                 }
                 self.state
                     .set_config(ConfigKind::Logging, &bucket, target.as_ref())
                     .await?;
-                Bytes::new()
+                Ok(Answer::empty(200))
             }
             S3Op::GetBucketLogging => {
                 let target = self
                     .state
                     .config::<LoggingTarget>(ConfigKind::Logging, &bucket)
                     .await?;
-                Bytes::from(access_log::logging_status_xml(target.as_ref()))
+                Ok(Answer::xml(access_log::logging_status_xml(target.as_ref())))
             }
-            _ => {
-                return Err(s3_error!(
-                    InternalError,
-                    "{} is not a logging operation.",
-                    ctx.op.name()
-                ));
-            }
-        };
-        respond::send(session, ctx, 200, "application/xml", body)
-            .await
-            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+            _ => Err(s3_error!(
+                InternalError,
+                "{} is not a logging operation.",
+                op.name()
+            )),
+        }
     }
 
     /// From `logging`: one record for a request to a bucket that is logged.
@@ -97,6 +101,12 @@ impl Gateway {
             Ok(Some(record)) => record.owner.clone(),
             _ => return,
         };
+        // Records follow the owner, not the name: a target deleted and re-created by someone
+        // else receives nothing.
+        match self.state.bucket(&target.bucket).await {
+            Ok(Some(record)) if target.owner.as_deref().is_none_or(|o| o == record.owner) => {}
+            _ => return,
+        }
         let header = session.req_header();
         let text = |name: &str| {
             header
@@ -169,12 +179,28 @@ impl Gateway {
 pub struct LogDelivery {
     pub logs: Arc<AccessLogs>,
     pub client: Arc<BackendClient>,
+    pub state: Arc<crate::state::StateStore>,
     pub interval: Duration,
 }
 
 impl LogDelivery {
     async fn deliver(&self) {
         for (target, lines) in self.logs.take() {
+            // Checked again at delivery: the target may have changed hands since the records
+            // were buffered.
+            if let Some(owner) = &target.owner {
+                match self.state.bucket(&target.bucket).await {
+                    Ok(Some(record)) if record.owner == *owner => {}
+                    Ok(_) => {
+                        tracing::warn!(target_bucket = %target.bucket, "access log target no longer belongs to the source's owner; records dropped");
+                        continue;
+                    }
+                    Err(_) => {
+                        self.logs.restore(target, lines);
+                        continue;
+                    }
+                }
+            }
             let name = self.logs.object_name(&target.prefix, SystemTime::now());
             let path = format!(
                 "/{}/{}",

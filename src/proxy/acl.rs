@@ -8,22 +8,21 @@
 
 use bytes::Bytes;
 use http::Method;
-use pingora::proxy::Session;
 
-use super::ctx::RequestCtx;
-use super::{Gateway, read_control_body, respond};
-use crate::auth::credentials::User;
+use super::Gateway;
+use super::respond::Answer;
+use crate::s3::acl::CannedAcl;
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
 use crate::s3::uri;
 use crate::s3::xml;
 use crate::s3_error;
-use crate::state::{ACL_META, CannedAcl};
+use crate::state::ACL_META;
 use crate::upstream::client::BackendResponse;
 
 /// Object headers a metadata rewrite must carry over from the object itself.
-const CARRIED: &[&str] = &[
+pub const CARRIED: &[&str] = &[
     "content-type",
     "cache-control",
     "content-disposition",
@@ -93,13 +92,14 @@ impl Gateway {
         }
     }
 
-    /// The ACL a PutBucketAcl/PutObjectAcl asks for: `x-amz-acl`, or an `AccessControlPolicy`.
-    async fn requested_acl(
-        &self,
-        session: &mut Session,
+    /// The ACL a PutBucketAcl/PutObjectAcl asks for: `x-amz-acl`, or an `AccessControlPolicy`
+    /// (the verified body).
+    fn requested_acl(
+        header: Option<&http::HeaderValue>,
+        body: &Bytes,
         owner: &str,
     ) -> Result<CannedAcl, S3Error> {
-        if let Some(value) = session.req_header().headers.get("x-amz-acl") {
+        if let Some(value) = header {
             // The profile has already refused canned ACLs it does not list.
             return value
                 .to_str()
@@ -107,57 +107,55 @@ impl Gateway {
                 .and_then(CannedAcl::parse)
                 .ok_or_else(|| s3_error!(NotImplemented, "This canned ACL is not supported."));
         }
-        let body = read_control_body(session).await?;
         if body.is_empty() {
             return Err(s3_error!(
                 MissingSecurityHeader,
                 "Your request was missing a required header: x-amz-acl (or an AccessControlPolicy body)."
             ));
         }
-        xml::parse_access_control_policy(&body, owner)
+        xml::parse_access_control_policy(body, owner)
     }
 
-    /// Get/PutBucketAcl and Get/PutObjectAcl, for the owner (checked before).
+    /// Get/PutBucketAcl and Get/PutObjectAcl, for whoever admission let through. The owner
+    /// in the documents is the bucket's recorded owner, whoever asks.
     pub(super) async fn serve_acl(
         &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
+        op: S3Op,
         request: &S3Request,
-        user: &User,
-    ) -> Result<(), S3Error> {
+        acl_header: Option<&http::HeaderValue>,
+        body: Bytes,
+    ) -> Result<Answer, S3Error> {
         let bucket = request.bucket.clone().unwrap_or_default();
         let key = request.key.clone().unwrap_or_default();
         let version = request.query.get("versionId").map(str::to_owned);
-        let policy = |acl| {
-            Bytes::from(xml::access_control_policy(
-                &user.id,
-                &user.display_name,
-                acl,
-            ))
-        };
-        let answer = match ctx.op {
-            S3Op::GetBucketAcl => {
-                let record = self.state.bucket(&bucket).await?.ok_or_else(|| {
-                    s3_error!(NoSuchBucket, "The specified bucket does not exist.")
-                })?;
-                Some(policy(record.acl))
-            }
+        let record = self
+            .state
+            .bucket(&bucket)
+            .await?
+            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist."))?;
+        let owner = record.owner.clone();
+        let display_name = self
+            .credentials
+            .load()
+            .display_name(&owner)
+            .unwrap_or(&owner)
+            .to_owned();
+        let policy = |acl| Answer::xml(xml::access_control_policy(&owner, &display_name, acl));
+        match op {
+            S3Op::GetBucketAcl => Ok(policy(record.acl)),
             S3Op::PutBucketAcl => {
-                let acl = self.requested_acl(session, &user.id).await?;
-                let mut record = (*self.state.bucket(&bucket).await?.ok_or_else(|| {
-                    s3_error!(NoSuchBucket, "The specified bucket does not exist.")
-                })?)
-                .clone();
+                let acl = Self::requested_acl(acl_header, &body, &owner)?;
+                let mut record = (*record).clone();
                 record.acl = acl;
                 self.state.put_bucket(&bucket, &record).await?;
-                None
+                Ok(Answer::empty(200))
             }
             S3Op::GetObjectAcl => {
                 let head = self.head_object(&bucket, &key, version.as_deref()).await?;
-                Some(policy(object_acl(&head.headers)))
+                Ok(policy(object_acl(&head.headers)))
             }
             S3Op::PutObjectAcl => {
-                let acl = self.requested_acl(session, &user.id).await?;
+                let acl = Self::requested_acl(acl_header, &body, &owner)?;
                 let head = self.head_object(&bucket, &key, version.as_deref()).await?;
                 let mut source = format!(
                     "/{}/{}",
@@ -190,21 +188,14 @@ impl Gateway {
                         r.error_code().unwrap_or_default()
                     ));
                 }
-                None
+                Ok(Answer::empty(200))
             }
-            _ => {
-                return Err(s3_error!(
-                    InternalError,
-                    "{} is not an ACL operation.",
-                    ctx.op.name()
-                ));
-            }
-        };
-        let result = match answer {
-            Some(document) => respond::send(session, ctx, 200, "application/xml", document).await,
-            None => respond::send(session, ctx, 200, "application/xml", Bytes::new()).await,
-        };
-        result.map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+            _ => Err(s3_error!(
+                InternalError,
+                "{} is not an ACL operation.",
+                op.name()
+            )),
+        }
     }
 
     /// Anonymous requests: reads of public-read objects, listings of public-read buckets.
@@ -248,46 +239,6 @@ impl Gateway {
             }
             _ => Err(denied()),
         }
-    }
-
-    /// CopyObject keeps the source's metadata (unless the client replaces it) but never its ACL:
-    /// the copy is re-described under REPLACE with the ACL the request asks for.
-    pub(super) async fn copy_headers(
-        &self,
-        request: &S3Request,
-        headers: &http::HeaderMap,
-    ) -> Result<Vec<(String, String)>, S3Error> {
-        let acl = headers
-            .get("x-amz-acl")
-            .and_then(|v| v.to_str().ok())
-            .and_then(CannedAcl::parse)
-            .unwrap_or_default();
-        let replace = headers
-            .get("x-amz-metadata-directive")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"REPLACE"));
-        if replace {
-            let mut out = Vec::new();
-            if acl == CannedAcl::PublicRead {
-                out.push((ACL_META.to_owned(), "public-read".to_owned()));
-            }
-            return Ok(out);
-        }
-        let source = headers
-            .get("x-amz-copy-source")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let decoded = uri::decode(source)?;
-        let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
-        let (path, version) = match decoded.split_once("?versionId=") {
-            Some((p, v)) => (p, Some(v)),
-            None => (decoded, None),
-        };
-        let (bucket, key) = path
-            .split_once('/')
-            .ok_or_else(|| s3_error!(InvalidArgument, "Invalid copy source: {source:?}."))?;
-        let _ = request;
-        let head = self.head_object(bucket, key, version).await?;
-        Ok(replacement_headers(&head.headers, acl))
     }
 }
 

@@ -5,8 +5,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 use pingora::proxy::Session;
 
-use super::ctx::RequestCtx;
-use super::{Gateway, respond};
+use super::Gateway;
+use super::respond::Answer;
 use crate::features::cors::{self, CorsConfiguration};
 use crate::s3::error::S3Error;
 use crate::s3::request::S3Request;
@@ -24,10 +24,9 @@ impl Gateway {
     /// An `OPTIONS` preflight, answered without credentials from the bucket's CORS rules.
     pub(super) async fn preflight(
         &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
+        session: &Session,
         request: &S3Request,
-    ) -> Result<(), S3Error> {
+    ) -> Result<Answer, S3Error> {
         let headers = &session.req_header().headers;
         let text = |name: &str| {
             headers
@@ -57,10 +56,9 @@ impl Gateway {
         let rule = config
             .matching(&origin, &method, &requested)
             .ok_or_else(forbidden)?;
-        let answer = cors::preflight_headers(rule, &origin, &requested);
-        respond::send_with_headers(session, ctx, 200, "", &answer, Bytes::new())
-            .await
-            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+        let mut answer = Answer::new(200, "", Bytes::new());
+        answer.headers = cors::preflight_headers(rule, &origin, &requested);
+        Ok(answer)
     }
 
     /// The CORS headers for an actual request carrying `Origin`, if a rule of its bucket allows it.

@@ -7,6 +7,7 @@ use crate::auth::body::BodyVerifier;
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
+use crate::upstream::plan::ForwardPlan;
 
 /// Everything later phases need to know about a request, filled in as it is learned.
 pub struct RequestCtx {
@@ -17,24 +18,14 @@ pub struct RequestCtx {
     pub op: S3Op,
     pub request: Option<S3Request>,
     pub identity: Option<Identity>,
-    /// Path and query for the backend, path-style and canonically encoded.
-    pub backend_target: String,
-    /// The payload hash re-signed toward the backend.
-    pub backend_payload_hash: String,
-    /// The gateway consumed the body itself (a small control-plane document) and forwards none.
-    pub body_consumed: bool,
+    /// What the backend gets, when admission decided to forward the request.
+    pub plan: Option<ForwardPlan>,
     /// Verifies the body on its way to the backend (aws-chunked decoding, or a checksum).
     pub body_verifier: Option<BodyVerifier>,
-    /// For aws-chunked bodies: `x-amz-decoded-content-length`, the length the backend gets.
-    pub decoded_length: Option<u64>,
     /// The bucket this CreateBucket claimed in the gateway's state (released if it fails).
     pub claimed_bucket: Option<String>,
     /// The state consequences of the backend's answer have been applied.
     pub state_settled: bool,
-    /// Headers the gateway adds toward the backend (a copy's re-described metadata).
-    pub object_headers: Vec<(String, String)>,
-    /// An anonymous read is pinned to the public object version it was allowed for.
-    pub if_match: Option<String>,
     /// CORS headers for this cross-origin request's answer (empty when none apply).
     pub cors: Vec<(http::HeaderName, String)>,
     /// The object whose concurrent-write slot this request holds (given back in `logging`).
@@ -59,9 +50,7 @@ impl RequestCtx {
             op: S3Op::Unknown,
             request: None,
             identity: None,
-            backend_target: String::new(),
-            backend_payload_hash: String::new(),
-            body_consumed: false,
+            plan: None,
             body_verifier: None,
             post: None,
             claimed_bucket: None,
@@ -69,10 +58,7 @@ impl RequestCtx {
             over_connection_cap: false,
             write_slot: None,
             cors: Vec::new(),
-            object_headers: Vec::new(),
-            if_match: None,
             state_settled: false,
-            decoded_length: None,
             error: None,
         }
     }
@@ -82,7 +68,5 @@ impl RequestCtx {
 pub struct PostUpload {
     pub bucket: String,
     pub key: String,
-    pub file_length: u64,
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     pub success: crate::s3::form::PostSuccess,
 }

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use pingora::proxy::Session;
 
-use super::ctx::RequestCtx;
-use super::{Gateway, read_control_body, respond};
+use super::Gateway;
+use super::respond::Answer;
 use crate::auth::Identity;
 use crate::auth::credentials::User;
 use crate::authz::policy::{self, BucketPolicy, Decision, RequestFacts};
@@ -97,11 +97,11 @@ impl Gateway {
     /// Put/Get/DeleteBucketPolicy: only the bucket's owner manages its policy.
     pub(super) async fn serve_policy(
         &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
+        op: S3Op,
         request: &S3Request,
         user: &User,
-    ) -> Result<(), S3Error> {
+        body: Bytes,
+    ) -> Result<Answer, S3Error> {
         let bucket = request.bucket.clone().unwrap_or_default();
         let record = self
             .state
@@ -114,9 +114,8 @@ impl Gateway {
                 "Only the bucket owner may manage its policy."
             ));
         }
-        let (status, content_type, body) = match ctx.op {
+        match op {
             S3Op::PutBucketPolicy => {
-                let body = read_control_body(session).await?;
                 if body.len() > MAX_POLICY_BYTES {
                     return Err(s3_error!(
                         InvalidArgument,
@@ -127,7 +126,7 @@ impl Gateway {
                 self.state
                     .set_config(ConfigKind::Policy, &bucket, Some(&parsed))
                     .await?;
-                (204, "application/xml", Bytes::new())
+                Ok(Answer::empty(204))
             }
             S3Op::GetBucketPolicy => {
                 let parsed = self
@@ -137,28 +136,23 @@ impl Gateway {
                     .ok_or_else(|| {
                         s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist")
                     })?;
-                (
+                Ok(Answer::new(
                     200,
                     "application/json",
                     Bytes::from(parsed.document().to_owned()),
-                )
+                ))
             }
             S3Op::DeleteBucketPolicy => {
                 self.state
                     .set_config::<BucketPolicy>(ConfigKind::Policy, &bucket, None)
                     .await?;
-                (204, "application/xml", Bytes::new())
+                Ok(Answer::empty(204))
             }
-            _ => {
-                return Err(s3_error!(
-                    InternalError,
-                    "{} is not a policy operation.",
-                    ctx.op.name()
-                ));
-            }
-        };
-        respond::send(session, ctx, status, content_type, body)
-            .await
-            .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))
+            _ => Err(s3_error!(
+                InternalError,
+                "{} is not a policy operation.",
+                op.name()
+            )),
+        }
     }
 }

@@ -8,6 +8,63 @@ use pingora::proxy::Session;
 use crate::proxy::ctx::RequestCtx;
 use crate::s3::error::S3Error;
 
+/// A response the gateway produces itself, as a value: handlers return it, and the pingora
+/// glue writes it in one place ([`answer`]).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: std::borrow::Cow<'static, str>,
+    pub headers: Vec<(http::HeaderName, String)>,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn new(
+        status: u16,
+        content_type: impl Into<std::borrow::Cow<'static, str>>,
+        body: Bytes,
+    ) -> Answer {
+        Answer {
+            status,
+            content_type: content_type.into(),
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// An XML document with status 200 (or an empty 200 when `body` is empty).
+    pub fn xml(body: impl Into<Bytes>) -> Answer {
+        Answer::new(200, "application/xml", body.into())
+    }
+
+    /// A bodiless answer (`204 No Content`, an empty `200`).
+    pub fn empty(status: u16) -> Answer {
+        Answer::new(status, "application/xml", Bytes::new())
+    }
+
+    pub fn with_header(mut self, name: http::HeaderName, value: String) -> Answer {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// Writes an [`Answer`].
+pub async fn answer(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    answer: Answer,
+) -> pingora::Result<()> {
+    send_with_headers(
+        session,
+        ctx,
+        answer.status,
+        &answer.content_type,
+        &answer.headers,
+        answer.body,
+    )
+    .await
+}
+
 /// Answers with `err` as an S3 XML error document (headers only for HEAD, as S3 does).
 pub async fn error(
     session: &mut Session,

@@ -7,17 +7,32 @@ use bytes::Bytes;
 use http::Method;
 use pingora::proxy::Session;
 
+use super::Gateway;
 use super::acl::object_acl;
+use super::admit::Admission;
 use super::ctx::RequestCtx;
-use super::{Gateway, respond};
+use super::respond::Answer;
 use crate::features::website::{self, WebsiteConfiguration};
+use crate::s3::acl::CannedAcl;
 use crate::s3::error::S3Error;
 use crate::s3::request::S3Request;
 use crate::s3::uri;
-use crate::s3_error;
-use crate::state::{CannedAcl, ConfigKind};
+use crate::state::ConfigKind;
+use crate::upstream::plan::{self, ForwardPlan};
 
 const HTML: &str = "text/html; charset=utf-8";
+
+/// The largest error document the gateway serves (a bigger one falls back to its own page).
+const MAX_ERROR_DOCUMENT: usize = 256 * 1024;
+
+/// Client headers a website read forwards: ranges and conditionals, nothing else.
+const WEBSITE_HEADERS: &[&str] = &[
+    "range",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-match",
+];
 
 /// What a website request turns into.
 enum Outcome {
@@ -30,13 +45,14 @@ enum Outcome {
 }
 
 impl Gateway {
-    /// A request on a website host. `Ok(true)`: proxy it (target and `If-Match` are set).
+    /// A request on a website host: an object to forward (pinned to the public version that
+    /// was checked), a redirect, or an error page.
     pub(super) async fn serve_website(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
         request: &S3Request,
-    ) -> Result<bool, S3Error> {
+    ) -> Result<Admission, S3Error> {
         let method = session.req_header().method.clone();
         let host = session
             .req_header()
@@ -56,31 +72,44 @@ impl Gateway {
         };
         match outcome {
             Outcome::Serve(key, etag) => {
-                let bucket = request.bucket.clone().unwrap_or_default();
-                ctx.backend_target = format!(
-                    "/{}/{}",
-                    uri::encode_component(&bucket),
-                    uri::encode_path(&key)
-                );
-                ctx.backend_payload_hash = crate::auth::sigv4::UNSIGNED_PAYLOAD.to_owned();
-                ctx.if_match = etag;
-                Ok(true)
+                let object = S3Request {
+                    key: Some(key),
+                    query: Default::default(),
+                    ..request.clone()
+                };
+                let mut plan =
+                    ForwardPlan::new(method, &object, crate::auth::sigv4::UNSIGNED_PAYLOAD);
+                plan.headers =
+                    plan::forwarded_headers(&session.req_header().headers, &[], false, &[])?;
+                plan.remove_where(|n| !WEBSITE_HEADERS.contains(&n));
+                if let Some(etag) = etag {
+                    match plan.get("if-match") {
+                        Some(theirs) if theirs != etag && theirs != "*" => {
+                            return Ok(Admission::Answer(Answer::new(
+                                412,
+                                HTML,
+                                Bytes::from(website::error_page(
+                                    412,
+                                    "PreconditionFailed",
+                                    "At least one of the pre-conditions you specified did not hold.",
+                                    &ctx.request_id,
+                                )),
+                            )));
+                        }
+                        _ => plan.set("if-match", &etag)?,
+                    }
+                }
+                Ok(Admission::Forward(Box::new(plan)))
             }
-            Outcome::Redirect(status, location) => {
-                let headers = [(http::header::LOCATION, location)];
-                respond::send_with_headers(session, ctx, status, HTML, &headers, Bytes::new())
-                    .await
-                    .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))?;
-                Ok(false)
-            }
+            Outcome::Redirect(status, location) => Ok(Admission::Answer(
+                Answer::new(status, HTML, Bytes::new())
+                    .with_header(http::header::LOCATION, location),
+            )),
             Outcome::Error(status, code, message) => {
                 let (content_type, body) = self
                     .error_document(request, status, code, &message, &ctx.request_id)
                     .await;
-                respond::send(session, ctx, status, &content_type, body)
-                    .await
-                    .map_err(|e| s3_error!(InternalError, "Could not answer: {e}"))?;
-                Ok(false)
+                Ok(Admission::Answer(Answer::new(status, content_type, body)))
             }
         }
     }
@@ -93,13 +122,15 @@ impl Gateway {
                 "The specified bucket does not exist.".into(),
             ));
         };
-        if self.state.bucket(bucket).await?.is_none() {
+        let Some(record) = self.state.bucket(bucket).await? else {
             return Ok(Outcome::Error(
                 404,
                 "NoSuchBucket",
                 "The specified bucket does not exist.".into(),
             ));
-        }
+        };
+        let public_listing = record.acl == CannedAcl::PublicRead;
+        let denied = || (403, "AccessDenied", "Access Denied".to_owned());
         let Some(config) = self
             .state
             .config::<WebsiteConfiguration>(ConfigKind::Website, bucket)
@@ -156,23 +187,32 @@ impl Gateway {
                     .map(str::to_owned);
                 return Ok(Outcome::Serve(key, etag));
             }
-            Ok(_) => (403, "AccessDenied", "Access Denied".to_owned()),
+            Ok(_) => denied(),
             Err(e) if e.code().as_str() == "NoSuchKey" => {
-                // `dir` names a folder when `dir/<index>` exists: send the browser there.
+                // `dir` names a folder when a public `dir/<index>` exists: send the browser
+                // there. A private one tells nothing, as a private object tells nothing.
                 if !key.ends_with('/') && !request.decoded_path.ends_with('/') {
                     let folder_index = format!("{key}/{index_suffix}");
-                    if self.head_object(bucket, &folder_index, None).await.is_ok() {
+                    if let Ok(head) = self.head_object(bucket, &folder_index, None).await
+                        && object_acl(&head.headers) == CannedAcl::PublicRead
+                    {
                         return Ok(Outcome::Redirect(
                             302,
                             format!("/{}/", uri::encode_path(&key)),
                         ));
                     }
                 }
-                (
-                    404,
-                    "NoSuchKey",
-                    "The specified key does not exist.".to_owned(),
-                )
+                // Without a public listing, "missing" and "private" must look the same (S3
+                // answers 403 for both when the bucket cannot be listed anonymously).
+                if public_listing {
+                    (
+                        404,
+                        "NoSuchKey",
+                        "The specified key does not exist.".to_owned(),
+                    )
+                } else {
+                    denied()
+                }
             }
             Err(e) => return Err(e),
         };
@@ -221,12 +261,23 @@ impl Gateway {
             uri::encode_component(bucket),
             uri::encode_path(&error_key)
         );
+        // At most MAX_ERROR_DOCUMENT bytes are read: a larger document is not served.
+        let range = format!("bytes=0-{}", MAX_ERROR_DOCUMENT - 1);
         match self
             .client
-            .send(Method::GET, &path, &[], Bytes::new())
+            .send(
+                Method::GET,
+                &path,
+                &[("range", range.as_str())],
+                Bytes::new(),
+            )
             .await
         {
-            Ok(r) if r.is_success() && object_acl(&r.headers) == CannedAcl::PublicRead => {
+            Ok(r)
+                if r.is_success()
+                    && object_acl(&r.headers) == CannedAcl::PublicRead
+                    && whole_document(&r) =>
+            {
                 let content_type = r
                     .headers
                     .get(http::header::CONTENT_TYPE)
@@ -238,4 +289,18 @@ impl Gateway {
             _ => page(),
         }
     }
+}
+
+/// Whether a ranged read of an error document got all of it (a 200, or a 206 whose
+/// `Content-Range` total is within the range).
+fn whole_document(r: &crate::upstream::client::BackendResponse) -> bool {
+    if r.status == 200 {
+        return r.body.len() <= MAX_ERROR_DOCUMENT;
+    }
+    r.headers
+        .get(http::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit_once('/'))
+        .and_then(|(_, total)| total.parse::<usize>().ok())
+        .is_some_and(|total| total <= MAX_ERROR_DOCUMENT)
 }

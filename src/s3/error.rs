@@ -50,6 +50,7 @@ pub enum S3ErrorCode {
     NoSuchKey,
     NoSuchWebsiteConfiguration,
     NotImplemented,
+    PreconditionFailed,
     RequestHeaderSectionTooLarge,
     RequestTimeTooSkewed,
     ServiceUnavailable,
@@ -102,6 +103,7 @@ impl S3ErrorCode {
             NoSuchKey => "NoSuchKey",
             NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             NotImplemented => "NotImplemented",
+            PreconditionFailed => "PreconditionFailed",
             RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
             ServiceUnavailable => "ServiceUnavailable",
@@ -128,6 +130,7 @@ impl S3ErrorCode {
             | NoSuchCORSConfiguration
             | NoSuchWebsiteConfiguration => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             NotImplemented => StatusCode::NOT_IMPLEMENTED,

@@ -22,6 +22,18 @@ pub struct Preamble {
 }
 
 impl Preamble {
+    /// The first field name that appears more than once (case-insensitively). S3 reads one
+    /// value per field; a form that carries two is refused rather than read one way by the
+    /// policy check and another way by the upload.
+    pub fn duplicate_field(&self) -> Option<&str> {
+        self.fields.iter().enumerate().find_map(|(i, (name, _))| {
+            self.fields[..i]
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                .then_some(name.as_str())
+        })
+    }
+
     /// The value of a field, by case-insensitive name.
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields

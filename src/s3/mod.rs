@@ -1,5 +1,7 @@
 //! The S3 protocol model: pure functions and types, no I/O.
 
+pub mod acl;
+pub mod copy_source;
 pub mod error;
 pub mod form;
 pub mod lifecycle;

@@ -171,7 +171,7 @@ struct GranteeDoc {
 pub fn parse_access_control_policy(
     body: &[u8],
     owner: &str,
-) -> Result<crate::state::CannedAcl, S3Error> {
+) -> Result<crate::s3::acl::CannedAcl, S3Error> {
     let text = std::str::from_utf8(body)
         .map_err(|_| s3_error!(MalformedACLError, "The ACL document is not UTF-8."))?;
     let doc: AccessControlPolicyDoc = quick_xml::de::from_str(text).map_err(|e| {
@@ -209,9 +209,9 @@ pub fn parse_access_control_policy(
         }
     }
     Ok(if public {
-        crate::state::CannedAcl::PublicRead
+        crate::s3::acl::CannedAcl::PublicRead
     } else {
-        crate::state::CannedAcl::Private
+        crate::s3::acl::CannedAcl::Private
     })
 }
 
@@ -219,7 +219,7 @@ pub fn parse_access_control_policy(
 pub fn access_control_policy(
     owner_id: &str,
     owner_name: &str,
-    acl: crate::state::CannedAcl,
+    acl: crate::s3::acl::CannedAcl,
 ) -> String {
     use quick_xml::escape::escape;
     let (id, name) = (escape(owner_id), escape(owner_name));
@@ -229,7 +229,7 @@ pub fn access_control_policy(
          <Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">\
          <ID>{id}</ID><DisplayName>{name}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
     );
-    if acl == crate::state::CannedAcl::PublicRead {
+    if acl == crate::s3::acl::CannedAcl::PublicRead {
         out.push_str(&format!(
             "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\">\
              <URI>{ALL_USERS}</URI></Grantee><Permission>READ</Permission></Grant>"
@@ -242,7 +242,7 @@ pub fn access_control_policy(
 #[cfg(test)]
 mod acl_tests {
     use super::*;
-    use crate::state::CannedAcl;
+    use crate::s3::acl::CannedAcl;
 
     #[test]
     fn round_trips_both_canned_acls() {

@@ -14,6 +14,7 @@ use http::Method;
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 
+use crate::s3::acl::CannedAcl;
 use crate::s3::error::S3Error;
 use crate::s3::uri;
 use crate::s3_error;
@@ -21,25 +22,6 @@ use crate::upstream::client::BackendClient;
 
 /// The object metadata entry that records an object's canned ACL (absent: private).
 pub const ACL_META: &str = "x-amz-meta-bucketgate-acl";
-
-/// A canned ACL the profile accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum CannedAcl {
-    #[default]
-    Private,
-    PublicRead,
-}
-
-impl CannedAcl {
-    pub fn parse(value: &str) -> Option<CannedAcl> {
-        match value {
-            "private" => Some(CannedAcl::Private),
-            "public-read" => Some(CannedAcl::PublicRead),
-            _ => None,
-        }
-    }
-}
 
 /// What the gateway knows about a bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 pub mod client;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod plan;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -27,22 +28,6 @@ use pingora::utils::tls::{CertKey, WrappedX509, parse_x509};
 use crate::config::BackendConfig;
 use crate::s3::error::S3Error;
 use crate::s3_error;
-
-/// Client authentication parameters that must not reach the backend.
-pub const CLIENT_AUTH_PARAMS: &[&str] = &[
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Date",
-    "X-Amz-Expires",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Signature",
-    "X-Amz-Security-Token",
-    "X-Amz-Content-Sha256",
-];
-
-/// SigV2 presigned-URL parameters (only stripped from SigV2 presigned requests: `Expires` alone
-/// means nothing to S3, but nothing should be dropped that a client did not sign with).
-pub const SIGV2_QUERY_PARAMS: &[&str] = &["AWSAccessKeyId", "Expires", "Signature"];
 
 /// Client authentication headers the gateway replaces with its own.
 const CLIENT_AUTH_HEADERS: &[&str] = &[

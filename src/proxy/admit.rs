@@ -1,0 +1,704 @@
+//! Admission: the one pipeline every request passes, whatever its form (header-signed,
+//! presigned, SigV2, POST form, anonymous, policy-allowed, website host, preflight).
+//!
+//! classify -> authenticate -> authorize (policy, ownership, grants, ACLs, copy source) ->
+//! profile -> route. Its result is a value: an [`Answer`] the gateway serves itself, or a
+//! [`ForwardPlan`] that is the only source of the backend request. Nothing a client sends
+//! reaches the backend unless it passed through here and the plan carries it.
+
+use std::time::SystemTime;
+
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+
+use super::Gateway;
+use super::ctx::{PostUpload, RequestCtx};
+use super::respond::Answer;
+use crate::auth::body::{BodyVerifier, chunked_decoder, verify_control_body};
+use crate::auth::checksum::BodyChecksum;
+use crate::auth::sigv4::{self, SignedParts};
+use crate::auth::{self, AuthScheme, Identity, PayloadHash, post_policy};
+use crate::authz;
+use crate::authz::policy::Decision;
+use crate::features::cors::CorsConfiguration;
+use crate::features::website::WebsiteConfiguration;
+use crate::limits::Scope;
+use crate::profile::route::{Route, Served, route};
+use crate::s3::acl::CannedAcl;
+use crate::s3::copy_source::CopySource;
+use crate::s3::error::S3Error;
+use crate::s3::form;
+use crate::s3::op::S3Op;
+use crate::s3::request::{Addressing, S3Request};
+use crate::s3::uri::Query;
+use crate::s3_error;
+use crate::state::ACL_META;
+use crate::upstream::plan::{self, ForwardPlan, RESPONSE_OVERRIDES};
+
+/// The largest control-plane body the gateway reads whole.
+pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
+
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Object metadata the gateway keeps for itself: never taken from a client.
+const RESERVED_META: &[&str] = &[ACL_META];
+
+/// What admission decided about a request.
+pub enum Admission {
+    /// The gateway answers itself (ACL, policy, CORS, website, logging, ListBuckets,
+    /// preflight, validated configurations).
+    Answer(Answer),
+    /// The backend gets exactly this request; the body follows through the verifier, if any.
+    Forward(Box<ForwardPlan>),
+}
+
+impl Gateway {
+    /// Runs admission for the request in `session`. Runs in `request_filter`, before any byte
+    /// reaches the backend; errors carry the resource they concern.
+    pub(super) async fn admit(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Admission, S3Error> {
+        let header = session.req_header();
+        let host = header
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let request = S3Request::parse(
+            &self.hosts,
+            host,
+            header.uri.path(),
+            header.uri.query().unwrap_or(""),
+        )?;
+        ctx.op = crate::s3::op::classify(&header.method, &request, &header.headers);
+        let resource = request.resource();
+        let result = self.decide(session, ctx, &request).await;
+        ctx.request = Some(request);
+        result.map_err(|e| e.with_resource(resource))
+    }
+
+    async fn decide(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+    ) -> Result<Admission, S3Error> {
+        if ctx.over_connection_cap {
+            session.set_keepalive(None);
+            return Err(s3_error!(
+                SlowDown,
+                "Please reduce your request rate: too many connections are open."
+            ));
+        }
+        let header_bytes: usize = session
+            .req_header()
+            .headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum();
+        let max_header_bytes = self.limits.load().config().max_header_bytes;
+        if header_bytes > max_header_bytes {
+            return Err(s3_error!(
+                RequestHeaderSectionTooLarge,
+                "Your request header section exceeds the maximum allowed size ({header_bytes} bytes; at most {max_header_bytes})."
+            ));
+        }
+        if let Some(ip) = session.client_addr().and_then(|a| a.as_inet()) {
+            self.rate_limit(Scope::Ip, &ip.ip().to_string())?;
+        }
+        // Preflights and website reads carry no credentials: their bucket's limit is charged
+        // now. Everything else is charged once the caller is proven (below), so requests that
+        // fail authentication cannot use up a bucket's budget.
+        let preflight = route(ctx.op) == Route::Serve(Served::Preflight);
+        if (preflight || request.addressing == Addressing::Website)
+            && let Some(bucket) = &request.bucket
+        {
+            self.rate_limit(Scope::Bucket, bucket)?;
+        }
+        if preflight {
+            return self
+                .preflight(session, request)
+                .await
+                .map(Admission::Answer);
+        }
+        {
+            let header = session.req_header();
+            let method = if ctx.op == S3Op::PostObject {
+                "POST"
+            } else {
+                header.method.as_str()
+            };
+            ctx.cors = self.cors_for(request, method, &header.headers).await;
+        }
+        if ctx.op == S3Op::PostObject {
+            return self.admit_post(session, ctx, request).await;
+        }
+        if request.addressing == Addressing::Website {
+            return self.serve_website(session, ctx, request).await;
+        }
+
+        // Authenticate.
+        let header = session.req_header();
+        let parts = SignedParts {
+            method: header.method.as_str(),
+            decoded_path: &request.decoded_path,
+            raw_path: header.uri.path(),
+            host_bucket: (request.addressing == Addressing::VirtualHost)
+                .then_some(request.bucket.as_deref())
+                .flatten(),
+            query: &request.query,
+            headers: &header.headers,
+        };
+        let identity = auth::authenticate(&parts, &self.credentials.load(), SystemTime::now())?;
+        ctx.identity = Some(identity.clone());
+        // Limits are charged to who the caller proved to be, never before.
+        if let Some(user) = &identity.user {
+            self.rate_limit(Scope::Key, &user.access_key)?;
+        }
+        if let Some(bucket) = &request.bucket {
+            self.rate_limit(Scope::Bucket, bucket)?;
+        }
+
+        // Authorize: an explicit Deny in the bucket policy wins over everything; an Allow
+        // stands in for ownership, grants and ACLs (never for managing the policy itself).
+        let decision = self
+            .policy_decision(session, ctx.op, request, &identity)
+            .await?;
+        if decision == Decision::Deny {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied by the bucket policy."
+            ));
+        }
+        let policy_allows =
+            decision == Decision::Allow && route(ctx.op) != Route::Serve(Served::Policy);
+        if !policy_allows {
+            authz::authorize(&identity, ctx.op)?;
+        }
+        self.profile.admit(ctx.op)?;
+        let headers = &session.req_header().headers;
+        self.profile.check_request(ctx.op, request, headers)?;
+        let acl = requested_acl(headers);
+        let mut pin = None;
+        match (&identity.user, ctx.op, &request.bucket) {
+            (Some(user), S3Op::CreateBucket, Some(bucket)) => {
+                self.claim_bucket(ctx, bucket, user, acl).await?
+            }
+            (Some(user), _, Some(bucket)) if !policy_allows => {
+                authz::authorize_bucket(&self.state, user, bucket, ctx.op).await?
+            }
+            (None, _, _) if !policy_allows => {
+                pin = self.authorize_anonymous(ctx.op, request).await?;
+            }
+            _ => {}
+        }
+        if identity.user.is_none()
+            && let Some(name) = RESPONSE_OVERRIDES.iter().find(|p| request.query.has(p))
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Request specific response headers cannot be used for anonymous GET requests ({name})."
+            ));
+        }
+        let copy_source = match ctx.op {
+            S3Op::CopyObject | S3Op::UploadPartCopy => {
+                let headers = &session.req_header().headers;
+                let raw = headers
+                    .get("x-amz-copy-source")
+                    .map(|v| v.to_str())
+                    .transpose()
+                    .map_err(|_| {
+                        s3_error!(
+                            InvalidArgument,
+                            "x-amz-copy-source must be URL-encoded ASCII."
+                        )
+                    })?
+                    .unwrap_or("");
+                let source = CopySource::parse(raw)?;
+                self.authorize_copy_source(session, &identity, &source)
+                    .await?;
+                Some(source)
+            }
+            _ => None,
+        };
+        if matches!(ctx.op, S3Op::PutObject | S3Op::CopyObject)
+            && let (Some(bucket), Some(key)) = (&request.bucket, &request.key)
+        {
+            let object = format!("{bucket}/{key}");
+            if self.limits.load().acquire_write(&object)? {
+                ctx.write_slot = Some(object);
+            }
+        }
+
+        // Route.
+        match route(ctx.op) {
+            Route::Serve(served) => {
+                let body = if session.req_header().method == http::Method::PUT {
+                    self.control_body(session, &identity).await?
+                } else {
+                    Bytes::new()
+                };
+                self.serve(served, session, ctx, request, &identity, body)
+                    .await
+                    .map(Admission::Answer)
+            }
+            Route::Validated(kind) => {
+                let body = self.control_body(session, &identity).await?;
+                self.validate_and_forward(kind, session, request, body)
+                    .await
+                    .map(Admission::Answer)
+            }
+            Route::Unimplemented => Err(s3_error!(
+                NotImplemented,
+                "{} is not implemented by this gateway.",
+                ctx.op.name()
+            )),
+            Route::Proxy => {
+                let plan = self
+                    .forward_plan(session, ctx, request, &identity, acl, copy_source, pin)
+                    .await?;
+                Ok(Admission::Forward(Box::new(plan)))
+            }
+        }
+    }
+
+    /// The answers the gateway serves itself, once admission has authorized them.
+    async fn serve(
+        &self,
+        served: Served,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+        identity: &Identity,
+        body: Bytes,
+    ) -> Result<Answer, S3Error> {
+        let method = session.req_header().method.clone();
+        match served {
+            Served::ListBuckets => {
+                let user = identity.user.as_ref().ok_or_else(anonymous_denied)?;
+                self.list_buckets(user).await
+            }
+            Served::Acl => {
+                let header = session.req_header().headers.get("x-amz-acl").cloned();
+                self.serve_acl(ctx.op, request, header.as_ref(), body).await
+            }
+            Served::Policy => {
+                let user = identity.user.as_ref().ok_or_else(anonymous_denied)?;
+                self.serve_policy(ctx.op, request, user, body).await
+            }
+            Served::Logging => self.serve_logging(ctx.op, request, body).await,
+            Served::Cors => {
+                self.serve_document::<CorsConfiguration>(&method, request, body)
+                    .await
+            }
+            Served::Website => {
+                self.serve_document::<WebsiteConfiguration>(&method, request, body)
+                    .await
+            }
+            Served::Preflight => self.preflight(session, request).await,
+        }
+    }
+
+    /// May the caller read the copy source: the same decision as a GetObject of it by the
+    /// same identity (its bucket's policy, then ownership / grants, or a public-read object
+    /// for anonymous callers). The system bucket has no record, so it is never a source.
+    async fn authorize_copy_source(
+        &self,
+        session: &Session,
+        identity: &Identity,
+        source: &CopySource,
+    ) -> Result<(), S3Error> {
+        let mut query = String::new();
+        if let Some(v) = &source.version_id {
+            query = format!("versionId={}", crate::s3::uri::encode_component(v));
+        }
+        let as_get = S3Request {
+            addressing: Addressing::Path,
+            bucket: Some(source.bucket.clone()),
+            key: Some(source.key.clone()),
+            query: Query::parse(&query)?,
+            decoded_path: format!("/{}/{}", source.bucket, source.key),
+        };
+        let denied = || s3_error!(AccessDenied, "Access Denied to the copy source.");
+        match self
+            .policy_decision(session, S3Op::GetObject, &as_get, identity)
+            .await?
+        {
+            Decision::Deny => return Err(denied()),
+            Decision::Allow => return Ok(()),
+            Decision::NotApplicable => {}
+        }
+        match &identity.user {
+            Some(user) => {
+                authz::authorize_bucket(&self.state, user, &source.bucket, S3Op::GetObject).await
+            }
+            None => self
+                .authorize_anonymous(S3Op::GetObject, &as_get)
+                .await
+                .map(|_| ())
+                .map_err(|_| denied()),
+        }
+    }
+
+    /// The backend request for a proxied operation, from what admission understood: the
+    /// authorized bucket and key, known query parameters, allow-listed headers, the gateway's
+    /// ACL and copy-source decisions, the read pin, and the body's framing and verifier.
+    #[allow(clippy::too_many_arguments)]
+    async fn forward_plan(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+        identity: &Identity,
+        acl: CannedAcl,
+        copy_source: Option<CopySource>,
+        pin: Option<String>,
+    ) -> Result<ForwardPlan, S3Error> {
+        let header = session.req_header();
+        let headers = &header.headers;
+        let mut plan = ForwardPlan::new(header.method.clone(), request, identity.payload.as_str());
+        plan.headers = plan::forwarded_headers(
+            headers,
+            &identity.signed_headers,
+            copy_source.is_some(),
+            RESERVED_META,
+        )?;
+        // Object ACLs are the gateway's: the backend keeps every object private, and the ACL
+        // travels as metadata that no client may set directly.
+        if acl == CannedAcl::PublicRead
+            && matches!(ctx.op, S3Op::PutObject | S3Op::CreateMultipartUpload)
+        {
+            plan.set(ACL_META, "public-read")?;
+        }
+        if let Some(source) = &copy_source {
+            plan.set("x-amz-copy-source", &source.to_header())?;
+            if ctx.op == S3Op::CopyObject {
+                let replace = plan
+                    .get("x-amz-metadata-directive")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("REPLACE"));
+                if replace {
+                    if acl == CannedAcl::PublicRead {
+                        plan.set(ACL_META, "public-read")?;
+                    }
+                } else {
+                    // A copy never inherits the source's ACL, so it is re-described under
+                    // REPLACE with the source's own metadata (the request's is ignored, as
+                    // S3 ignores it under COPY).
+                    let head = self
+                        .head_object(&source.bucket, &source.key, source.version_id.as_deref())
+                        .await?;
+                    plan.remove_where(|n| {
+                        n.starts_with("x-amz-meta-") || super::acl::CARRIED.contains(&n)
+                    });
+                    for (name, value) in super::acl::replacement_headers(&head.headers, acl) {
+                        plan.set(&name, &value)?;
+                    }
+                }
+            }
+        }
+        if let Some(etag) = pin {
+            // An anonymous read is pinned to the public version it was allowed for.
+            match plan.get("if-match") {
+                Some(theirs) if theirs != etag && theirs != "*" => {
+                    return Err(s3_error!(
+                        PreconditionFailed,
+                        "At least one of the pre-conditions you specified did not hold."
+                    ));
+                }
+                _ => plan.set("if-match", &etag)?,
+            }
+        }
+        let header = session.req_header();
+        let headers = &header.headers;
+        let streaming = matches!(identity.payload, PayloadHash::Streaming(_));
+        if let Some(encoding) = headers.get(http::header::CONTENT_ENCODING) {
+            let encoding = encoding.to_str().map_err(|_| {
+                s3_error!(InvalidArgument, "Content-Encoding is not printable ASCII.")
+            })?;
+            let kept = if streaming {
+                plan::content_encoding_without_aws_chunked(encoding)
+            } else {
+                Some(encoding.to_owned())
+            };
+            if let Some(kept) = kept {
+                plan.set("content-encoding", &kept)?;
+            }
+        }
+
+        // The body: its length toward the backend, and what verifies it on the way.
+        let verifier = match &identity.payload {
+            PayloadHash::Streaming(streaming) => {
+                let decoder = chunked_decoder(headers, streaming)?;
+                plan.content_length = Some(decoder.decoded_length());
+                Some(BodyVerifier::Chunked(Box::new(decoder)))
+            }
+            _ => {
+                plan.content_length = content_length(headers)?;
+                BodyChecksum::from_headers(headers)?.map(|c| BodyVerifier::Checksum(Box::new(c)))
+            }
+        };
+        let expects_continue = expects_continue(headers);
+        let mut consumed = false;
+        if let Some(verifier) = verifier {
+            if plan.content_length == Some(0) || session.is_body_empty() {
+                // Nothing would hold the backend back from completing an empty body, so it is
+                // verified whole before anything is forwarded.
+                let body = read_control_body(session).await?;
+                verifier.verify_whole(body)?;
+                plan.content_length = Some(0);
+                consumed = true;
+            } else {
+                ctx.body_verifier = Some(verifier);
+            }
+        }
+        if ctx.op == S3Op::CreateBucket && !session.is_body_empty() {
+            let body = self.control_body(session, identity).await?;
+            self.check_location(&body)?;
+            // The backend has its own region names: the constraint was for us, not for it.
+            consumed = true;
+            plan.content_length = Some(0);
+            plan.payload_hash = EMPTY_SHA256.to_owned();
+            plan.remove_where(|n| {
+                n == "content-md5" || n == "content-type" || n.starts_with("x-amz-checksum-")
+            });
+        }
+        if plan.content_length.is_none()
+            && session.is_body_empty()
+            && matches!(plan.method, http::Method::PUT | http::Method::POST)
+        {
+            plan.content_length = Some(0);
+        }
+        if expects_continue && !consumed && plan.content_length != Some(0) {
+            plan.set("expect", "100-continue")?;
+        }
+        Ok(plan)
+    }
+
+    /// Reads a control document whole and verifies it against what the client signed and
+    /// declared (see [`verify_control_body`]).
+    pub(super) async fn control_body(
+        &self,
+        session: &mut Session,
+        identity: &Identity,
+    ) -> Result<Bytes, S3Error> {
+        let body = read_control_body(session).await?;
+        verify_control_body(&session.req_header().headers, &identity.payload, body)
+    }
+
+    /// A browser POST upload: the form's fields are read (they precede the file), its
+    /// signature and policy verified, the bucket policy and ownership decided, and the file
+    /// part is forwarded as a PutObject of exactly its length.
+    async fn admit_post(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        request: &S3Request,
+    ) -> Result<Admission, S3Error> {
+        let header = session.req_header();
+        let bucket = request.bucket.clone().unwrap_or_default();
+        let content_type = header
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let boundary = form::boundary(content_type).ok_or_else(|| {
+            s3_error!(
+                MalformedPOSTRequest,
+                "The body of your POST request is not well-formed multipart/form-data: no boundary."
+            )
+        })?;
+        let content_length = content_length(&header.headers)?.ok_or_else(|| {
+            s3_error!(
+                MissingContentLength,
+                "You must provide the Content-Length HTTP header."
+            )
+        })?;
+        // What is read here is replayed through `request_body_filter` from pingora's retry
+        // buffer (64 KiB), where the file extractor skips it again.
+        session.as_mut().enable_retry_buffering();
+        let preamble = read_form_preamble(session, &boundary).await?;
+        if let Some(name) = preamble.duplicate_field() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "The POST form field {name:?} appears more than once; each field may be sent once."
+            ));
+        }
+        let verified = post_policy::verify(
+            &preamble,
+            &bucket,
+            &self.credentials.load(),
+            SystemTime::now(),
+        )?;
+        let identity = Identity {
+            user: Some(verified.user.clone()),
+            scheme: if verified.signature_v2 {
+                AuthScheme::PostV2
+            } else {
+                AuthScheme::PostV4
+            },
+            payload: PayloadHash::Unsigned,
+            signed_headers: Vec::new(),
+        };
+        ctx.identity = Some(identity.clone());
+        self.rate_limit(Scope::Key, &verified.user.access_key)?;
+        self.rate_limit(Scope::Bucket, &bucket)?;
+        let as_put = S3Request {
+            key: Some(verified.key.clone()),
+            query: Query::default(),
+            ..request.clone()
+        };
+        let decision = self
+            .policy_decision(session, ctx.op, &as_put, &identity)
+            .await?;
+        if decision == Decision::Deny {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied by the bucket policy."
+            ));
+        }
+        authz::authorize(&identity, ctx.op)?;
+        if decision != Decision::Allow {
+            authz::authorize_bucket(&self.state, &verified.user, &bucket, ctx.op).await?;
+        }
+        self.profile.admit(ctx.op)?;
+        let extractor = form::FileExtractor::new(&preamble, &boundary, content_length)?;
+        let file_length = extractor.file_length();
+        if let Some((min, max)) = verified.length_range {
+            if file_length > max {
+                return Err(s3_error!(
+                    EntityTooLarge,
+                    "Your proposed upload exceeds the maximum allowed size ({max} bytes)."
+                ));
+            }
+            if file_length < min {
+                return Err(s3_error!(
+                    EntityTooSmall,
+                    "Your proposed upload is smaller than the minimum allowed size ({min} bytes)."
+                ));
+            }
+        }
+        let headers: http::HeaderMap = form::object_headers(&preamble)?.into_iter().collect();
+        self.profile.check_request(ctx.op, &as_put, &headers)?;
+        let mut plan = ForwardPlan::new(http::Method::PUT, &as_put, sigv4::UNSIGNED_PAYLOAD);
+        plan.headers = plan::forwarded_headers(&headers, &[], false, RESERVED_META)?;
+        if requested_acl(&headers) == CannedAcl::PublicRead {
+            plan.set(ACL_META, "public-read")?;
+        }
+        plan.content_length = Some(file_length);
+        ctx.post = Some(PostUpload {
+            success: form::PostSuccess::from_form(&preamble),
+            bucket,
+            key: verified.key.clone(),
+        });
+        ctx.body_verifier = Some(BodyVerifier::Form(extractor));
+        Ok(Admission::Forward(Box::new(plan)))
+    }
+}
+
+fn anonymous_denied() -> S3Error {
+    s3_error!(
+        AccessDenied,
+        "Anonymous access to this operation is not allowed; sign the request."
+    )
+}
+
+/// The canned ACL a request asks for (`private` when none; the profile refused the others).
+fn requested_acl(headers: &http::HeaderMap) -> CannedAcl {
+    headers
+        .get("x-amz-acl")
+        .and_then(|v| v.to_str().ok())
+        .and_then(CannedAcl::parse)
+        .unwrap_or_default()
+}
+
+/// `Content-Length`, if the client sent one; a value that is not a number is refused.
+fn content_length(headers: &http::HeaderMap) -> Result<Option<u64>, S3Error> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .map(|v| {
+            v.to_str().ok().and_then(|v| v.parse().ok()).ok_or_else(|| {
+                s3_error!(
+                    InvalidArgument,
+                    "Content-Length must be a non-negative integer."
+                )
+            })
+        })
+        .transpose()
+}
+
+fn expects_continue(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// The most form data the gateway reads before the file part (it must fit pingora's 64 KiB
+/// retry buffer, which replays it).
+const MAX_POST_PREAMBLE: usize = 60 * 1024;
+
+/// Reads a POST form up to the start of its file part.
+async fn read_form_preamble(
+    session: &mut Session,
+    boundary: &str,
+) -> Result<form::Preamble, S3Error> {
+    let too_big = || {
+        s3_error!(
+            MaxPostPreDataLengthExceeded,
+            "Your POST request fields preceding the upload file were too large."
+        )
+    };
+    let io =
+        |e: Box<pingora::Error>| s3_error!(IncompleteBody, "Could not read the request body: {e}");
+    answer_continue(session).await.map_err(io)?;
+    let mut buf = BytesMut::new();
+    loop {
+        if let Some(preamble) = form::parse_preamble(&buf, boundary)? {
+            if session.as_ref().retry_buffer_truncated() {
+                return Err(too_big());
+            }
+            return Ok(preamble);
+        }
+        if buf.len() > MAX_POST_PREAMBLE {
+            return Err(too_big());
+        }
+        match session.read_request_body().await.map_err(io)? {
+            Some(chunk) => buf.extend_from_slice(&chunk),
+            None => {
+                return Err(s3_error!(
+                    MalformedPOSTRequest,
+                    "The body of your POST request is not well-formed multipart/form-data: no file part."
+                ));
+            }
+        }
+    }
+}
+
+/// Sends `100 Continue` when the client waits for it before sending a body the gateway reads
+/// itself (proxied requests get the backend's own interim answer).
+async fn answer_continue(session: &mut Session) -> pingora::Result<()> {
+    if expects_continue(&session.req_header().headers) {
+        session.write_continue_response().await?;
+    }
+    Ok(())
+}
+
+/// Reads a small request body whole, answering `100 Continue` first if the client waits for
+/// it. Callers that act on the body verify it ([`Gateway::control_body`]).
+pub(super) async fn read_control_body(session: &mut Session) -> Result<Bytes, S3Error> {
+    let io =
+        |e: Box<pingora::Error>| s3_error!(IncompleteBody, "Could not read the request body: {e}");
+    answer_continue(session).await.map_err(io)?;
+    let mut body = BytesMut::new();
+    while let Some(chunk) = session.read_request_body().await.map_err(io)? {
+        if body.len() + chunk.len() > MAX_CONTROL_BODY {
+            return Err(s3_error!(
+                MaxMessageLengthExceeded,
+                "Your request was too big: this document may be at most {MAX_CONTROL_BODY} bytes."
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

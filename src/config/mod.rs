@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::auth::credentials::{SecretKey, User};
+use crate::upstream::BackendConfig;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,36 +162,6 @@ pub struct ServerConfig {
     pub log_format: crate::telemetry::LogFormat,
     /// Where a new process started with `--upgrade` receives the listening sockets.
     pub upgrade_sock: PathBuf,
-}
-
-#[derive(Debug, Clone)]
-pub struct BackendConfig {
-    pub tls: bool,
-    pub host: String,
-    pub port: u16,
-    pub region: String,
-    pub access_key: String,
-    pub secret_key: SecretKey,
-    pub system_bucket: String,
-    pub connect_timeout_ms: u64,
-    /// Trust these CAs (PEM) for an `https://` backend instead of the system roots.
-    pub ca_file: Option<PathBuf>,
-    /// A client certificate and key (PEM) presented to an `https://` backend.
-    pub client_cert: Option<(PathBuf, PathBuf)>,
-}
-
-impl BackendConfig {
-    /// `host:port`, as the backend expects it in `Host`.
-    pub fn authority(&self) -> String {
-        let default_port = if self.tls { 443 } else { 80 };
-        if self.port == default_port {
-            self.host.clone()
-        } else if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -375,10 +375,21 @@ impl Gateway {
         if let Some(source) = &copy_source {
             plan.set("x-amz-copy-source", &source.to_header())?;
             if ctx.op == S3Op::CopyObject {
-                let replace = plan
-                    .get("x-amz-metadata-directive")
-                    .is_some_and(|v| v.eq_ignore_ascii_case("REPLACE"));
+                // The backend gets the directive the gateway read, spelt one way: a value it
+                // might read as COPY would carry the source's ACL over to the copy.
+                let replace = match plan.get("x-amz-metadata-directive").map(str::trim) {
+                    None => false,
+                    Some(v) if v.eq_ignore_ascii_case("COPY") => false,
+                    Some(v) if v.eq_ignore_ascii_case("REPLACE") => true,
+                    Some(other) => {
+                        return Err(s3_error!(
+                            InvalidArgument,
+                            "Unknown metadata directive {other:?}: use COPY or REPLACE."
+                        ));
+                    }
+                };
                 if replace {
+                    plan.set("x-amz-metadata-directive", "REPLACE")?;
                     if acl == CannedAcl::PublicRead {
                         plan.set(ACL_META, "public-read")?;
                     }
@@ -613,8 +624,13 @@ fn requested_acl(headers: &http::HeaderMap) -> CannedAcl {
         .unwrap_or_default()
 }
 
-/// `Content-Length`, if the client sent one; a value that is not a number is refused.
+/// `Content-Length`, if the client sent one; a value that is not a number is refused. With a
+/// `Transfer-Encoding` the body is framed by it, whatever a `Content-Length` says (RFC 9112
+/// 6.3), and the backend gets it chunked.
 fn content_length(headers: &http::HeaderMap) -> Result<Option<u64>, S3Error> {
+    if headers.contains_key(http::header::TRANSFER_ENCODING) {
+        return Ok(None);
+    }
     headers
         .get(http::header::CONTENT_LENGTH)
         .map(|v| {

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod plan;
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -25,7 +26,7 @@ use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::utils::tls::{CertKey, WrappedX509, parse_x509};
 
-use crate::config::BackendConfig;
+use crate::auth::credentials::SecretKey;
 use crate::s3::error::S3Error;
 use crate::s3_error;
 
@@ -36,6 +37,37 @@ const CLIENT_AUTH_HEADERS: &[&str] = &[
     "x-amz-content-sha256",
     "x-amz-security-token",
 ];
+
+/// Where the backend is and the service credential for it, as `[backend]` configures them.
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: SecretKey,
+    pub system_bucket: String,
+    pub connect_timeout_ms: u64,
+    /// Trust these CAs (PEM) for an `https://` backend instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and key (PEM) presented to an `https://` backend.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+impl BackendConfig {
+    /// `host:port`, as the backend expects it in `Host`.
+    pub fn authority(&self) -> String {
+        let default_port = if self.tls { 443 } else { 80 };
+        if self.port == default_port {
+            self.host.clone()
+        } else if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
 
 /// The backend S3 server and the service credential for it.
 pub struct Backend {

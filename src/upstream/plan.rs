@@ -63,8 +63,9 @@ const COPY_HEADERS: &[&str] = &[
 /// User metadata: the one family forwarded by prefix (names checked one by one).
 const META_PREFIX: &str = "x-amz-meta-";
 
-/// Query parameters the backend may see (first value only, as the gateway reads them).
-/// Authentication parameters, SDK markers (`x-id`) and anything unknown stay here.
+/// Query parameters the backend may see (first value only, as the gateway reads them), with
+/// [`RESPONSE_OVERRIDES`]. Authentication parameters, SDK markers (`x-id`) and anything
+/// unknown stay here.
 const FORWARDED_PARAMS: &[&str] = &[
     "continuation-token",
     "delete",
@@ -82,12 +83,6 @@ const FORWARDED_PARAMS: &[&str] = &[
     "part-number-marker",
     "partNumber",
     "prefix",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-content-type",
-    "response-expires",
     "start-after",
     "tagging",
     "upload-id-marker",
@@ -263,7 +258,8 @@ pub fn forwarded_query(request: &S3Request) -> String {
     let mut seen: Vec<&str> = Vec::new();
     let mut out = String::new();
     for (name, value) in request.query.pairs() {
-        if !FORWARDED_PARAMS.contains(&name) || seen.contains(&name) {
+        let known = FORWARDED_PARAMS.contains(&name) || RESPONSE_OVERRIDES.contains(&name);
+        if !known || seen.contains(&name) {
             continue;
         }
         seen.push(name);

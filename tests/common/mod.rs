@@ -2,6 +2,8 @@
 //! bucketgate processes started from the binary under test, each with its own generated config.
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -32,6 +34,8 @@ pub const ALT: (&str, &str) = (
 );
 
 pub const REGION: &str = "nyc3";
+/// The system bucket of every test gateway unless a test names its own ([`with_system_bucket`]).
+pub const SYSTEM_BUCKET: &str = "bucketgate-system";
 pub const DOMAIN: &str = "example.test";
 
 /// A running gateway process.
@@ -88,7 +92,7 @@ endpoint = "{backend}"
 region = "us-east-1"
 access_key = "{BACKEND_ACCESS_KEY}"
 secret_key = "{BACKEND_SECRET_KEY}"
-system_bucket = "bucketgate-system"
+system_bucket = "{SYSTEM_BUCKET}"
 connect_timeout_ms = 1000
 
 [[users]]
@@ -315,4 +319,125 @@ pub fn signed_put_document(target: &str, body: &[u8]) -> (u16, String, String) {
         ("content-length".into(), body.len().to_string()),
     ]);
     raw_request(gw.addr, &format_request("PUT", target, &headers, body))
+}
+
+/// `config` with another `[backend] system_bucket`.
+pub fn with_system_bucket(config: &str, name: &str) -> String {
+    let line = format!("system_bucket = \"{SYSTEM_BUCKET}\"");
+    assert!(config.contains(&line), "no system_bucket line to replace");
+    config.replace(&line, &format!("system_bucket = \"{name}\""))
+}
+
+/// `config` with one more `[server]` setting (`extra` is appended after the users, so it can
+/// only add tables; this adds keys to `[server]`).
+pub fn with_server_setting(config: &str, setting: &str) -> String {
+    config.replacen(
+        "grace_period_seconds = 1",
+        &format!("grace_period_seconds = 1\n{setting}"),
+        1,
+    )
+}
+
+/// A gateway of its own whose backend is a fresh recording relay in front of RGW: what the
+/// relay records is exactly what the backend received from this gateway.
+pub fn spawn_gateway_with_relay(extra_config: &str) -> (Gateway, relay::Relay) {
+    spawn_gateway_with_relay_using(|config| config + extra_config)
+}
+
+/// [`spawn_gateway_with_relay`], with `edit` applied to the config text (whose backend is the
+/// relay) before the gateway starts.
+pub fn spawn_gateway_with_relay_using(
+    edit: impl FnOnce(String) -> String,
+) -> (Gateway, relay::Relay) {
+    let relay = relay::Relay::start();
+    let backend = relay.endpoint();
+    let gateway = spawn_gateway(|port| edit(config_text(port, &backend, "")));
+    (gateway, relay)
+}
+
+/// Removes, straight from the backend (service credential), every bucket whose name is one of
+/// `names` or starts with one of `prefixes` followed by `-`: uploads aborted, objects deleted,
+/// bucket deleted. Best effort, blocking; usable from `Drop` (it runs on its own thread and
+/// runtime). For tests whose gateway keeps its state in a system bucket of its own, so nothing
+/// else needs to forget them.
+pub fn remove_backend_buckets(prefixes: &[String], names: &[String]) {
+    let (prefixes, names) = (prefixes.to_vec(), names.to_vec());
+    let job = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let config = aws_sdk_s3::Config::builder()
+                .endpoint_url(backend_endpoint())
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new(
+                    BACKEND_ACCESS_KEY,
+                    BACKEND_SECRET_KEY,
+                    None,
+                    None,
+                    "test",
+                ))
+                .force_path_style(true)
+                .build();
+            let c = Client::from_conf(config);
+            let Ok(listed) = c.list_buckets().send().await else {
+                return;
+            };
+            let doomed = listed
+                .buckets()
+                .iter()
+                .filter_map(|b| b.name())
+                .filter(|n| {
+                    names.iter().any(|x| x == n)
+                        || prefixes.iter().any(|p| {
+                            n.strip_prefix(p.as_str())
+                                .is_some_and(|r| r.starts_with('-'))
+                        })
+                });
+            for b in doomed {
+                if let Ok(ups) = c.list_multipart_uploads().bucket(b).send().await {
+                    for u in ups.uploads() {
+                        let _ = c
+                            .abort_multipart_upload()
+                            .bucket(b)
+                            .key(u.key().unwrap_or_default())
+                            .upload_id(u.upload_id().unwrap_or_default())
+                            .send()
+                            .await;
+                    }
+                }
+                for _ in 0..20 {
+                    let Ok(listed) = c.list_object_versions().bucket(b).send().await else {
+                        break;
+                    };
+                    let versions = listed
+                        .versions()
+                        .iter()
+                        .map(|v| (v.key(), v.version_id()))
+                        .chain(
+                            listed
+                                .delete_markers()
+                                .iter()
+                                .map(|m| (m.key(), m.version_id())),
+                        )
+                        .collect::<Vec<_>>();
+                    if versions.is_empty() {
+                        break;
+                    }
+                    for (key, version) in versions {
+                        let _ = c
+                            .delete_object()
+                            .bucket(b)
+                            .key(key.unwrap_or_default())
+                            .set_version_id(version.map(str::to_owned))
+                            .send()
+                            .await;
+                    }
+                }
+                let _ = c.delete_bucket().bucket(b).send().await;
+            }
+        });
+    });
+    let _ = job.join();
 }

@@ -17,11 +17,7 @@ use crate::state::StateStore;
 /// Decides whether `identity` may perform `op`.
 pub fn authorize(identity: &Identity, op: S3Op) -> Result<(), S3Error> {
     // Reads that public-read ACLs may open are decided once the ACL is known.
-    let may_be_public = matches!(
-        op,
-        S3Op::GetObject | S3Op::HeadObject | S3Op::ListObjects | S3Op::ListObjectsV2
-    );
-    if identity.user.is_none() && !may_be_public {
+    if identity.user.is_none() && !may_be_public(op) {
         return Err(s3_error!(
             AccessDenied,
             "Anonymous access to {} is not allowed; sign the request.",
@@ -29,6 +25,14 @@ pub fn authorize(identity: &Identity, op: S3Op) -> Result<(), S3Error> {
         ));
     }
     Ok(())
+}
+
+/// Reads a `public-read` ACL opens to everyone (AllUsers: anonymous and authenticated alike).
+pub fn may_be_public(op: S3Op) -> bool {
+    matches!(
+        op,
+        S3Op::GetObject | S3Op::HeadObject | S3Op::ListObjects | S3Op::ListObjectsV2
+    )
 }
 
 /// The access an operation needs, by Spaces' read / read-write-delete classes.

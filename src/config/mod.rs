@@ -84,6 +84,8 @@ struct RawSecret {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBackend {
+    #[serde(default)]
+    kind: crate::upstream::BackendKind,
     endpoint: String,
     region: String,
     access_key: String,
@@ -489,6 +491,7 @@ fn validate_backend(raw: RawBackend, base: &Path, p: &mut Problems) -> Option<Ba
         return None;
     }
     Some(BackendConfig {
+        kind: raw.kind,
         tls,
         host,
         port,

@@ -32,6 +32,8 @@ pub enum Validated {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Served {
     ListBuckets,
+    /// The gateway's region (the backend's own name for its zone is not the client's business).
+    Location,
     Acl,
     Policy,
     Logging,
@@ -67,7 +69,6 @@ pub fn route(op: S3Op) -> Route {
         | DeleteObjectTagging
         | DeleteObjects
         | GetBucketLifecycleConfiguration
-        | GetBucketLocation
         | GetBucketVersioning
         | GetObject
         | GetObjectTagging
@@ -86,6 +87,7 @@ pub fn route(op: S3Op) -> Route {
         PutBucketLifecycleConfiguration => Route::Validated(Validated::Lifecycle),
         PutBucketVersioning => Route::Validated(Validated::Versioning),
         ListBuckets => Route::Serve(Served::ListBuckets),
+        GetBucketLocation => Route::Serve(Served::Location),
         GetBucketAcl | PutBucketAcl | GetObjectAcl | PutObjectAcl => Route::Serve(Served::Acl),
         GetBucketPolicy | PutBucketPolicy | DeleteBucketPolicy => Route::Serve(Served::Policy),
         GetBucketLogging | PutBucketLogging => Route::Serve(Served::Logging),

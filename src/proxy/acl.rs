@@ -210,7 +210,11 @@ impl Gateway {
         let Some(bucket) = &request.bucket else {
             return Err(denied());
         };
-        let record = self.state.bucket(bucket).await?.ok_or_else(denied)?;
+        let record = self
+            .state
+            .bucket(bucket)
+            .await?
+            .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist."))?;
         match (op, &request.key) {
             (S3Op::ListObjects | S3Op::ListObjectsV2, None)
                 if record.acl == CannedAcl::PublicRead =>

@@ -26,7 +26,7 @@ use crate::limits::Scope;
 use crate::profile::route::{Route, Served, route};
 use crate::s3::acl::CannedAcl;
 use crate::s3::copy_source::CopySource;
-use crate::s3::error::S3Error;
+use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::form;
 use crate::s3::op::S3Op;
 use crate::s3::request::{Addressing, S3Request};
@@ -34,6 +34,7 @@ use crate::s3::uri::Query;
 use crate::s3_error;
 use crate::state::ACL_META;
 use crate::upstream::plan::{self, ForwardPlan, RESPONSE_OVERRIDES};
+use crate::upstream::quirks;
 
 /// The largest control-plane body the gateway reads whole.
 pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
@@ -174,8 +175,8 @@ impl Gateway {
         }
         let policy_allows =
             decision == Decision::Allow && route(ctx.op) != Route::Serve(Served::Policy);
-        if !policy_allows {
-            authz::authorize(&identity, ctx.op)?;
+        if !policy_allows && let Err(denied) = authz::authorize(&identity, ctx.op) {
+            return Err(self.missing_bucket_or(request, ctx.op, denied).await);
         }
         self.profile.admit(ctx.op)?;
         let headers = &session.req_header().headers;
@@ -186,8 +187,14 @@ impl Gateway {
             (Some(user), S3Op::CreateBucket, Some(bucket)) => {
                 self.claim_bucket(ctx, bucket, user, acl).await?
             }
-            (Some(user), _, Some(bucket)) if !policy_allows => {
-                authz::authorize_bucket(&self.state, user, bucket, ctx.op).await?
+            (Some(user), op, Some(bucket)) if !policy_allows => {
+                if let Err(e) = authz::authorize_bucket(&self.state, user, bucket, op).await {
+                    // `public-read` means everyone: AllUsers includes authenticated users.
+                    if e.code() != S3ErrorCode::AccessDenied || !authz::may_be_public(op) {
+                        return Err(e);
+                    }
+                    pin = self.authorize_anonymous(op, request).await.map_err(|_| e)?;
+                }
             }
             (None, _, _) if !policy_allows => {
                 pin = self.authorize_anonymous(ctx.op, request).await?;
@@ -264,6 +271,19 @@ impl Gateway {
         }
     }
 
+    /// A refusal, unless the bucket does not exist at all: then every caller learns
+    /// `404 NoSuchBucket`, as S3 answers (the names are global and public).
+    async fn missing_bucket_or(&self, request: &S3Request, op: S3Op, denied: S3Error) -> S3Error {
+        match (&request.bucket, op) {
+            (Some(bucket), op) if op != S3Op::CreateBucket => match self.state.bucket(bucket).await
+            {
+                Ok(None) => s3_error!(NoSuchBucket, "The specified bucket does not exist."),
+                _ => denied,
+            },
+            _ => denied,
+        }
+    }
+
     /// The answers the gateway serves itself, once admission has authorized them.
     async fn serve(
         &self,
@@ -280,6 +300,9 @@ impl Gateway {
                 let user = identity.user.as_ref().ok_or_else(anonymous_denied)?;
                 self.list_buckets(user).await
             }
+            Served::Location => Ok(Answer::xml(crate::s3::xml::location_constraint(
+                &self.region,
+            ))),
             Served::Acl => {
                 let header = session.req_header().headers.get("x-amz-acl").cloned();
                 self.serve_acl(ctx.op, request, header.as_ref(), body).await
@@ -373,7 +396,8 @@ impl Gateway {
             plan.set(ACL_META, "public-read")?;
         }
         if let Some(source) = &copy_source {
-            plan.set("x-amz-copy-source", &source.to_header())?;
+            let header = quirks::copy_source_header(self.backend.config().kind, ctx.op, source);
+            plan.set("x-amz-copy-source", &header)?;
             if ctx.op == S3Op::CopyObject {
                 // The backend gets the directive the gateway read, spelt one way: a value it
                 // might read as COPY would carry the source's ACL over to the copy.

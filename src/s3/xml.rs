@@ -110,6 +110,14 @@ pub struct ListedBucket {
     pub creation_date: String,
 }
 
+/// The GetBucketLocation answer: the gateway's region, whatever the backend calls its own.
+pub fn location_constraint(region: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{}</LocationConstraint>",
+        quick_xml::escape::escape(region)
+    )
+}
+
 /// The ListBuckets answer the gateway writes: the caller's buckets, the caller as owner.
 pub fn list_buckets_result(owner_id: &str, owner_name: &str, buckets: &[ListedBucket]) -> String {
     use quick_xml::escape::escape;

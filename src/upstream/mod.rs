@@ -9,6 +9,7 @@ pub mod client;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod plan;
+pub mod quirks;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -38,9 +39,21 @@ const CLIENT_AUTH_HEADERS: &[&str] = &[
     "x-amz-security-token",
 ];
 
+/// Which S3 server the backend is: selects the corrections of its known quirks
+/// ([`quirks`]). `generic` assumes the S3 rules to the letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// Ceph RADOS Gateway (the engine DigitalOcean Spaces runs on).
+    Rgw,
+    #[default]
+    Generic,
+}
+
 /// Where the backend is and the service credential for it, as `[backend]` configures them.
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
+    pub kind: BackendKind,
     pub tls: bool,
     pub host: String,
     pub port: u16,

@@ -88,6 +88,7 @@ domain = "{DOMAIN}"
 grace_period_seconds = 1
 
 [backend]
+kind = "rgw"
 endpoint = "{backend}"
 region = "us-east-1"
 access_key = "{BACKEND_ACCESS_KEY}"

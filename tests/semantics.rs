@@ -5,6 +5,7 @@
 mod common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl};
 use common::*;
@@ -255,4 +256,108 @@ async fn a_percent_in_a_copy_source_key_does_not_take_the_backend_down() {
         got.body.collect().await.unwrap().into_bytes().as_ref(),
         b"content"
     );
+}
+
+/// No backend identity reaches clients: an error's `<RequestId>` is the `x-amz-request-id`
+/// header (the gateway's), there is no backend `<HostId>`, no `x-rgw-*` header, and a completed
+/// multipart upload's `Location` names the object at the gateway, with its ETag.
+#[tokio::test]
+async fn answers_carry_the_gateways_identity_not_the_backends() {
+    let main = client(MAIN);
+    let b = bucket_name("sem-identity");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let target = format!("/{b}/no-such-key");
+    let mut headers = sign_headers(
+        "GET",
+        &host,
+        &target,
+        &[],
+        EMPTY_SHA256,
+        std::time::SystemTime::now(),
+        MAIN,
+    );
+    headers.push(("host".into(), host.clone()));
+    let (status, head, body) = raw_request(gw.addr, &format_request("GET", &target, &headers, b""));
+    assert_eq!(status, 404, "{head}");
+    assert_eq!(xml_tag(&body, "Code"), Some("NoSuchKey"));
+    let request_id = xml_tag(&body, "RequestId").unwrap();
+    assert!(
+        head.to_ascii_lowercase().contains(&format!(
+            "x-amz-request-id: {}",
+            request_id.to_ascii_lowercase()
+        )),
+        "{head}\n{body}"
+    );
+    assert!(!body.contains("HostId"), "{body}");
+    assert!(!head.to_ascii_lowercase().contains("x-rgw-"), "{head}");
+
+    put(&main, &b, "plain", None).await;
+    let got = main
+        .get_object()
+        .bucket(&b)
+        .key("plain")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        got.request_id()
+            .is_some_and(|id| id.ends_with("bucketgate")),
+        "{:?}",
+        got.request_id()
+    );
+
+    let upload = main
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("multi")
+        .send()
+        .await
+        .unwrap();
+    let upload_id = upload.upload_id().unwrap();
+    let part = main
+        .upload_part()
+        .bucket(&b)
+        .key("multi")
+        .upload_id(upload_id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"part one"))
+        .send()
+        .await
+        .unwrap();
+    let done = main
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("multi")
+        .upload_id(upload_id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        done.location(),
+        Some(format!("{}/{b}/multi", gw.endpoint()).as_str())
+    );
+    let head = main
+        .head_object()
+        .bucket(&b)
+        .key("multi")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        head.e_tag().is_some_and(|e| e.ends_with("-1\"")),
+        "{head:?}"
+    );
+    assert_eq!(done.e_tag(), head.e_tag());
 }

@@ -253,7 +253,7 @@ impl Gateway {
             }
             Route::Validated(kind) => {
                 let body = self.control_body(session, &identity).await?;
-                self.validate_and_forward(kind, session, request, body)
+                self.validate_and_forward(kind, session, request, body, &ctx.request_id)
                     .await
                     .map(Admission::Answer)
             }

@@ -22,6 +22,8 @@ pub struct RequestCtx {
     pub plan: Option<ForwardPlan>,
     /// Verifies the body on its way to the backend (aws-chunked decoding, or a checksum).
     pub body_verifier: Option<BodyVerifier>,
+    /// The correction the backend's answer body needs, and the body read so far.
+    pub body_fix: Option<(crate::upstream::quirks::BodyFix, bytes::BytesMut)>,
     /// The bucket this CreateBucket claimed in the gateway's state (released if it fails).
     pub claimed_bucket: Option<String>,
     /// The state consequences of the backend's answer have been applied.
@@ -52,6 +54,7 @@ impl RequestCtx {
             identity: None,
             plan: None,
             body_verifier: None,
+            body_fix: None,
             post: None,
             claimed_bucket: None,
             connection: std::sync::Mutex::new(None),

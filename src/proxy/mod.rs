@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -48,6 +48,7 @@ use crate::telemetry::metrics::{Metrics, status_class};
 use crate::upstream::Backend;
 use crate::upstream::client::BackendClient;
 use crate::upstream::plan::ForwardPlan;
+use crate::upstream::quirks;
 
 /// Everything the gateway needs to answer requests; built once from a validated [`Config`].
 pub struct Gateway {
@@ -281,6 +282,7 @@ impl Gateway {
         session: &Session,
         request: &S3Request,
         body: Bytes,
+        request_id: &str,
     ) -> Result<Answer, S3Error> {
         match kind {
             Validated::Lifecycle => {
@@ -322,7 +324,71 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/xml")
             .to_owned();
-        Ok(Answer::new(r.status, content_type, r.body))
+        let body = if r.is_success() {
+            r.body
+        } else {
+            quirks::BodyFix::Error {
+                request_id: request_id.to_owned(),
+            }
+            .apply(&r.body)
+        };
+        Ok(Answer::new(r.status, content_type, body))
+    }
+
+    /// Which correction a backend answer's body needs, if any.
+    async fn body_fix(
+        &self,
+        session: &Session,
+        resp: &ResponseHeader,
+        ctx: &RequestCtx,
+    ) -> Option<quirks::BodyFix> {
+        let header = session.req_header();
+        if header.method == http::Method::HEAD || resp.status.is_informational() {
+            return None;
+        }
+        let xml = resp
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("xml"));
+        if resp.status.as_u16() >= 300 && xml {
+            return Some(quirks::BodyFix::Error {
+                request_id: ctx.request_id.clone(),
+            });
+        }
+        if ctx.op == S3Op::CompleteMultipartUpload && resp.status == http::StatusCode::OK {
+            let request = ctx.request.as_ref()?;
+            let host = header
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())?;
+            let scheme = if session.digest().is_some_and(|d| d.ssl_digest.is_some()) {
+                "https"
+            } else {
+                "http"
+            };
+            let key = uri::encode_path(request.key.as_deref()?);
+            let location = match request.addressing {
+                crate::s3::request::Addressing::VirtualHost => format!("{scheme}://{host}/{key}"),
+                _ => format!(
+                    "{scheme}://{host}/{}/{key}",
+                    uri::encode_component(request.bucket.as_deref()?)
+                ),
+            };
+            // The upload is complete once the backend answers: its ETag is readable now.
+            let etag = self
+                .head_object(request.bucket.as_deref()?, request.key.as_deref()?, None)
+                .await
+                .ok()
+                .and_then(|h| {
+                    h.headers
+                        .get(http::header::ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                });
+            return Some(quirks::BodyFix::Complete { location, etag });
+        }
+        None
     }
 
     /// `CreateBucket` may name this gateway's region (or none); any other region is refused as
@@ -529,6 +595,27 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
         resp.remove_header(crate::state::ACL_META);
+        let backend_headers: Vec<http::HeaderName> = resp
+            .headers
+            .keys()
+            .filter(|n| quirks::is_backend_header(n.as_str()))
+            .cloned()
+            .collect();
+        for name in backend_headers {
+            resp.remove_header(&name);
+        }
+        ctx.body_fix = self
+            .body_fix(session, resp, ctx)
+            .await
+            .map(|fix| (fix, BytesMut::new()));
+        if ctx.body_fix.is_some() {
+            // The corrected body has another length: it goes out chunked (HTTP/2 frames it
+            // itself; HTTP/1.0 reads it to the close).
+            resp.remove_header(&http::header::CONTENT_LENGTH);
+            if session.req_header().version == http::Version::HTTP_11 {
+                resp.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
+            }
+        }
         for (name, value) in &ctx.cors {
             resp.insert_header(name.clone(), value.as_str())?;
         }
@@ -570,6 +657,32 @@ impl ProxyHttp for Gateway {
             }
         }
         Ok(())
+    }
+
+    /// Backend answers whose body names the backend (error documents, multipart locations) are
+    /// read whole (they are small) and corrected before they go out.
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        let Some((fix, held)) = ctx.body_fix.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(piece) = body.take() {
+            held.extend_from_slice(&piece);
+        }
+        if held.len() > quirks::MAX_FIXED_BODY {
+            // Not the small document expected: pass it on as it came.
+            *body = Some(std::mem::take(held).freeze());
+            ctx.body_fix = None;
+        } else if end_of_stream {
+            *body = Some(fix.apply(held));
+            ctx.body_fix = None;
+        }
+        Ok(None)
     }
 
     /// A request that failed after admission: the backend was unreachable or broke off, or the

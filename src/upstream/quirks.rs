@@ -1,6 +1,8 @@
 //! Backend quirks, corrected in one place: each function names the S3 rule it restores and the
 //! backends that break it, so a second backend's differences are added beside the first's.
 
+use bytes::Bytes;
+
 use crate::s3::copy_source::CopySource;
 use crate::s3::op::S3Op;
 use crate::upstream::BackendKind;
@@ -18,6 +20,82 @@ pub fn copy_source_header(kind: BackendKind, op: S3Op, source: &CopySource) -> S
         (BackendKind::Rgw, S3Op::UploadPartCopy) => header.replace("%25", "%2525"),
         _ => header,
     }
+}
+
+/// Backend response headers that name the backend (its software, host or internal counters):
+/// the client talks to the gateway, not to it.
+pub fn is_backend_header(name: &str) -> bool {
+    name.starts_with("x-rgw-") || name == "x-amz-id-2" || name == "server"
+}
+
+/// How a backend answer's body must be corrected on its way to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyFix {
+    /// An S3 error document: `<RequestId>` becomes the gateway's (the one in the
+    /// `x-amz-request-id` header), `<HostId>` (the backend's host) is dropped.
+    Error { request_id: String },
+    /// A CompleteMultipartUpload result: `<Location>` names the object at the gateway, not
+    /// at the backend; an empty `<ETag>` (RGW 16 sends one) gets the object's ETag.
+    Complete {
+        location: String,
+        etag: Option<String>,
+    },
+}
+
+/// The largest body a fix reads whole; a bigger one passes unchanged.
+pub const MAX_FIXED_BODY: usize = 256 * 1024;
+
+impl BodyFix {
+    /// Applies the fix to a whole body.
+    pub fn apply(&self, body: &[u8]) -> Bytes {
+        let Ok(text) = std::str::from_utf8(body) else {
+            return Bytes::copy_from_slice(body);
+        };
+        let fixed = match self {
+            BodyFix::Error { request_id } => {
+                let text = replace_element(text, "RequestId", Some(request_id));
+                replace_element(&text, "HostId", None)
+            }
+            BodyFix::Complete { location, etag } => {
+                let text = replace_element(
+                    text,
+                    "Location",
+                    Some(&quick_xml::escape::escape(location.as_str())),
+                );
+                match etag {
+                    Some(etag) if text.contains("<ETag></ETag>") => replace_element(
+                        &text,
+                        "ETag",
+                        Some(&quick_xml::escape::escape(etag.as_str())),
+                    ),
+                    _ => text,
+                }
+            }
+        };
+        Bytes::from(fixed)
+    }
+}
+
+/// `text` with the content of its first `<tag>` element replaced by `content` (already XML
+/// text), or the element removed when `content` is `None`.
+fn replace_element(text: &str, tag: &str, content: Option<&str>) -> String {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let Some(start) = text.find(&open) else {
+        return text.to_owned();
+    };
+    let Some(end) = text[start..].find(&close).map(|e| start + e + close.len()) else {
+        return text.to_owned();
+    };
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..start]);
+    if let Some(content) = content {
+        out.push_str(&open);
+        out.push_str(content);
+        out.push_str(&close);
+    }
+    out.push_str(&text[end..]);
+    out
 }
 
 #[cfg(test)]
@@ -42,5 +120,29 @@ mod tests {
                 "/bkt/50%2541%25real%20x"
             );
         }
+    }
+
+    #[test]
+    fn backend_identities_are_replaced_in_error_documents() {
+        let rgw = br#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message></Message><BucketName>b</BucketName><RequestId>tx00000e313754498a5ae5b-006b12e404-100e-default</RequestId><HostId>100e-default-default</HostId></Error>"#;
+        let fixed = BodyFix::Error {
+            request_id: "tx1-bucketgate".into(),
+        }
+        .apply(rgw);
+        assert_eq!(
+            std::str::from_utf8(&fixed).unwrap(),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message></Message><BucketName>b</BucketName><RequestId>tx1-bucketgate</RequestId></Error>"#
+        );
+        let complete = br#"<CompleteMultipartUploadResult><Location>http://127.0.0.1:7480/b/k</Location><Bucket>b</Bucket><ETag></ETag></CompleteMultipartUploadResult>"#;
+        let fixed = BodyFix::Complete {
+            location: "https://b.nyc3.example.com/a&b".into(),
+            etag: Some("\"abc-2\"".into()),
+        }
+        .apply(complete);
+        assert_eq!(
+            std::str::from_utf8(&fixed).unwrap(),
+            r#"<CompleteMultipartUploadResult><Location>https://b.nyc3.example.com/a&amp;b</Location><Bucket>b</Bucket><ETag>&quot;abc-2&quot;</ETag></CompleteMultipartUploadResult>"#
+        );
+        assert!(is_backend_header("x-rgw-object-type") && !is_backend_header("etag"));
     }
 }

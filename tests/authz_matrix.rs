@@ -655,8 +655,16 @@ fn send(gw: &Gateway, method: &str, wire: &Wire) -> (u16, String, String) {
 }
 
 /// Whether the relay saw `method` on the path-style `path` with every parameter of `query`:
-/// the operation itself reached the backend.
+/// the operation itself reached the backend. The gateway's own reads (an ACL probe, marked by
+/// its internal user agent) are its decision-making, not the client's operation.
 fn reached_backend(heads: &[RecordedHead], method: &str, path: &str, query: &str) -> bool {
+    let heads: Vec<&RecordedHead> = heads
+        .iter()
+        .filter(|h| {
+            !h.header("user-agent")
+                .is_some_and(|ua| ua.starts_with("bucketgate/"))
+        })
+        .collect();
     let names: Vec<&str> = query
         .split('&')
         .filter(|p| !p.is_empty())

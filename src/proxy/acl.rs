@@ -66,6 +66,17 @@ impl Gateway {
         key: &str,
         version: Option<&str>,
     ) -> Result<BackendResponse, S3Error> {
+        self.head_object_with(bucket, key, version, &[]).await
+    }
+
+    /// [`Self::head_object`] with extra headers (an SSE-C object's key).
+    pub(super) async fn head_object_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<BackendResponse, S3Error> {
         let mut path = format!(
             "/{}/{}",
             uri::encode_component(bucket),
@@ -76,7 +87,7 @@ impl Gateway {
         }
         let r = self
             .client
-            .send(Method::HEAD, &path, &[], Bytes::new())
+            .send(Method::HEAD, &path, headers, Bytes::new())
             .await?;
         match r.status {
             200 => Ok(r),

@@ -381,6 +381,7 @@ impl Gateway {
     ) -> Result<ForwardPlan, S3Error> {
         let header = session.req_header();
         let headers = &header.headers;
+        let acl_requested = headers.contains_key("x-amz-acl");
         let mut plan = ForwardPlan::new(header.method.clone(), request, identity.payload.as_str());
         plan.headers = plan::forwarded_headers(
             headers,
@@ -412,6 +413,24 @@ impl Gateway {
                         ));
                     }
                 };
+                let same_object = request.bucket.as_deref() == Some(source.bucket.as_str())
+                    && request.key.as_deref() == Some(source.key.as_str())
+                    && source.version_id.is_none();
+                let changes_something = replace
+                    || acl_requested
+                    || [
+                        "x-amz-storage-class",
+                        "x-amz-website-redirect-location",
+                        "x-amz-server-side-encryption-customer-algorithm",
+                    ]
+                    .iter()
+                    .any(|n| plan.get(n).is_some());
+                if same_object && !changes_something {
+                    return Err(s3_error!(
+                        InvalidRequest,
+                        "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+                    ));
+                }
                 if replace {
                     plan.set("x-amz-metadata-directive", "REPLACE")?;
                     if acl == CannedAcl::PublicRead {
@@ -421,8 +440,30 @@ impl Gateway {
                     // A copy never inherits the source's ACL, so it is re-described under
                     // REPLACE with the source's own metadata (the request's is ignored, as
                     // S3 ignores it under COPY).
+                    // An SSE-C source is read with the key the client gave for it.
+                    let sse_c: Vec<(String, String)> = ["algorithm", "key", "key-md5"]
+                        .iter()
+                        .filter_map(|part| {
+                            let value = plan.get(&format!(
+                                "x-amz-copy-source-server-side-encryption-customer-{part}"
+                            ))?;
+                            Some((
+                                format!("x-amz-server-side-encryption-customer-{part}"),
+                                value.to_owned(),
+                            ))
+                        })
+                        .collect();
+                    let sse_c: Vec<(&str, &str)> = sse_c
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .collect();
                     let head = self
-                        .head_object(&source.bucket, &source.key, source.version_id.as_deref())
+                        .head_object_with(
+                            &source.bucket,
+                            &source.key,
+                            source.version_id.as_deref(),
+                            &sse_c,
+                        )
                         .await?;
                     plan.remove_where(|n| {
                         n.starts_with("x-amz-meta-") || super::acl::CARRIED.contains(&n)

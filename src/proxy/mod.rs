@@ -356,6 +356,11 @@ impl Gateway {
                 request_id: ctx.request_id.clone(),
             });
         }
+        if matches!(ctx.op, S3Op::CopyObject | S3Op::UploadPartCopy)
+            && resp.status == http::StatusCode::OK
+        {
+            return Some(quirks::BodyFix::QuoteEtag);
+        }
         if ctx.op == S3Op::CompleteMultipartUpload && resp.status == http::StatusCode::OK {
             let request = ctx.request.as_ref()?;
             let host = header

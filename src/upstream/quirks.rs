@@ -40,6 +40,8 @@ pub enum BodyFix {
         location: String,
         etag: Option<String>,
     },
+    /// A CopyObjectResult or CopyPartResult: S3 quotes the `<ETag>` (RGW 16 does not).
+    QuoteEtag,
 }
 
 /// The largest body a fix reads whole; a bigger one passes unchanged.
@@ -71,9 +73,27 @@ impl BodyFix {
                     _ => text,
                 }
             }
+            BodyFix::QuoteEtag => match element(text, "ETag") {
+                Some(etag)
+                    if !etag.is_empty()
+                        && !etag.starts_with('"')
+                        && !etag.starts_with("&quot;") =>
+                {
+                    replace_element(text, "ETag", Some(&format!("&quot;{etag}&quot;")))
+                }
+                _ => text.to_owned(),
+            },
         };
         Bytes::from(fixed)
     }
+}
+
+/// The text of the first `<tag>` element.
+fn element<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{tag}>"))? + start;
+    Some(&text[start..end])
 }
 
 /// `text` with the content of its first `<tag>` element replaced by `content` (already XML
@@ -144,5 +164,12 @@ mod tests {
             r#"<CompleteMultipartUploadResult><Location>https://b.nyc3.example.com/a&amp;b</Location><Bucket>b</Bucket><ETag>&quot;abc-2&quot;</ETag></CompleteMultipartUploadResult>"#
         );
         assert!(is_backend_header("x-rgw-object-type") && !is_backend_header("etag"));
+        let copy = br#"<CopyObjectResult><LastModified>x</LastModified><ETag>0cc175b9c0f1b6a831c399e269772661</ETag></CopyObjectResult>"#;
+        assert_eq!(
+            std::str::from_utf8(&BodyFix::QuoteEtag.apply(copy)).unwrap(),
+            r#"<CopyObjectResult><LastModified>x</LastModified><ETag>&quot;0cc175b9c0f1b6a831c399e269772661&quot;</ETag></CopyObjectResult>"#
+        );
+        let quoted = br#"<CopyPartResult><ETag>&quot;abc&quot;</ETag></CopyPartResult>"#;
+        assert_eq!(BodyFix::QuoteEtag.apply(quoted).as_ref(), quoted);
     }
 }

@@ -474,3 +474,99 @@ async fn copy_object_follows_s3() {
         Err(e) => assert_eq!(e.into_service_error().code(), Some("NotImplemented")),
     }
 }
+
+/// An upload id that does not exist (never made, or aborted) is `404 NoSuchUpload` for every
+/// multipart operation, whatever the backend answers (RGW 16: NoSuchKey, or 500 "completion
+/// already in progress" for CompleteMultipartUpload).
+#[tokio::test]
+async fn unknown_uploads_are_no_such_upload() {
+    let main = client(MAIN);
+    let b = bucket_name("sem-upload");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    let upload = main
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let aborted = upload.upload_id().unwrap();
+    main.abort_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .upload_id(aborted)
+        .send()
+        .await
+        .unwrap();
+    for id in ["2~neverexisted", aborted] {
+        let e = main
+            .list_parts()
+            .bucket(&b)
+            .key("k")
+            .upload_id(id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.into_service_error().code(), Some("NoSuchUpload"), "{id}");
+        let e = main
+            .upload_part()
+            .bucket(&b)
+            .key("k")
+            .upload_id(id)
+            .part_number(1)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(e.into_service_error().code(), Some("NoSuchUpload"), "{id}");
+        let e = main
+            .complete_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .upload_id(id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .parts(
+                        aws_sdk_s3::types::CompletedPart::builder()
+                            .part_number(1)
+                            .e_tag("\"0cc175b9c0f1b6a831c399e269772661\"")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+        let raw = e.raw_response().map(|r| r.status().as_u16());
+        assert_eq!(raw, Some(404), "{id}");
+        assert_eq!(e.into_service_error().code(), Some("NoSuchUpload"), "{id}");
+    }
+}
+
+/// A versioning document outside the schema is `400 MalformedXML`, before the backend sees it.
+#[test]
+fn malformed_versioning_documents_are_refused() {
+    let b = bucket_name("sem-versioning");
+    rt().block_on(async {
+        client(MAIN)
+            .create_bucket()
+            .bucket(&b)
+            .send()
+            .await
+            .unwrap()
+    });
+    let (status, _, body) = signed_put_document(
+        &format!("/{b}?versioning"),
+        b"<VersioningConfiguration><Status>Sometimes</Status></VersioningConfiguration>",
+    );
+    assert_eq!(
+        (status, xml_tag(&body, "Code")),
+        (400, Some("MalformedXML")),
+        "{body}"
+    );
+    let (status, _, body) = signed_put_document(
+        &format!("/{b}?versioning"),
+        b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+    );
+    assert_eq!(status, 200, "{body}");
+}

@@ -115,7 +115,7 @@ fn dash(v: &Option<String>) -> &str {
 fn quoted(v: &Option<String>) -> String {
     match v.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => format!("\"{}\"", s.replace('"', "\\\"")),
-        None => "-".to_owned(),
+        None => "\"-\"".to_owned(),
     }
 }
 
@@ -164,6 +164,10 @@ impl Record {
             dash(&self.auth_type).to_owned(),
             dash(&self.host_header).to_owned(),
             dash(&self.tls_version).to_owned(),
+            // Access Point ARN (no access points here) and aclRequired (no ACL was needed:
+            // the gateway decides by owner, grants and policies first).
+            "-".to_owned(),
+            "-".to_owned(),
         ]
         .join(" ")
     }
@@ -342,7 +346,7 @@ mod tests {
         };
         assert_eq!(
             r.to_line(),
-            "main b [06/Feb/2019:00:00:38 +0000] 127.0.0.1 - tx1 REST.GET.OBJECT a%20b.txt \"GET /b/a%20b.txt HTTP/1.1\" 403 AccessDenied - - 7 - - \"curl/8\" - - - - - h -"
+            "main b [06/Feb/2019:00:00:38 +0000] 127.0.0.1 - tx1 REST.GET.OBJECT a%20b.txt \"GET /b/a%20b.txt HTTP/1.1\" 403 AccessDenied - - 7 - \"-\" \"curl/8\" - - - - - h - - -"
         );
     }
 

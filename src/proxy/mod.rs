@@ -289,8 +289,8 @@ impl Gateway {
                 LifecycleConfiguration::parse(&body)?;
             }
             Validated::Versioning => {
-                let text = String::from_utf8_lossy(&body);
-                if text.contains("<MfaDelete>Enabled</MfaDelete>") {
+                let config = xml::VersioningConfiguration::parse(&body)?;
+                if config.mfa_delete.as_deref() == Some("Enabled") {
                     return Err(s3_error!(
                         NotImplemented,
                         "MFA delete (MfaDelete) is not supported."
@@ -329,10 +329,34 @@ impl Gateway {
         } else {
             quirks::BodyFix::Error {
                 request_id: request_id.to_owned(),
+                rename: None,
             }
             .apply(&r.body)
         };
         Ok(Answer::new(r.status, content_type, body))
+    }
+
+    /// `NoSuchUpload` when the request's multipart upload does not exist at the backend.
+    async fn missing_upload(&self, ctx: &RequestCtx) -> Option<S3Error> {
+        let request = ctx.request.as_ref()?;
+        let upload_id = request.query.get("uploadId")?;
+        let path = format!(
+            "{}?uploadId={}&max-parts=1",
+            request.backend_path(),
+            uri::encode_component(upload_id)
+        );
+        let r = self
+            .client
+            .send(http::Method::GET, &path, &[], Bytes::new())
+            .await
+            .ok()?;
+        (r.status == 404).then(|| {
+            s3_error!(
+                NoSuchUpload,
+                "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+            )
+            .with_resource(request.resource())
+        })
     }
 
     /// Which correction a backend answer's body needs, if any.
@@ -354,6 +378,7 @@ impl Gateway {
         if resp.status.as_u16() >= 300 && xml {
             return Some(quirks::BodyFix::Error {
                 request_id: ctx.request_id.clone(),
+                rename: quirks::renamed_error_code(ctx.op, resp.status.as_u16()),
             });
         }
         if matches!(ctx.op, S3Op::CopyObject | S3Op::UploadPartCopy)
@@ -608,6 +633,20 @@ impl ProxyHttp for Gateway {
             .collect();
         for name in backend_headers {
             resp.remove_header(&name);
+        }
+        if ctx.op == S3Op::CompleteMultipartUpload
+            && resp.status == http::StatusCode::INTERNAL_SERVER_ERROR
+            && let Some(err) = self.missing_upload(ctx).await
+        {
+            // RGW 16 answers an unknown upload id with 500 "completion already in progress".
+            resp.set_status(err.status())?;
+            let body = Bytes::from(err.to_xml(&ctx.request_id));
+            ctx.body_fix = Some((quirks::BodyFix::Replace(body), BytesMut::new()));
+            resp.remove_header(&http::header::CONTENT_LENGTH);
+            if session.req_header().version == http::Version::HTTP_11 {
+                resp.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
+            }
+            return Ok(());
         }
         ctx.body_fix = self
             .body_fix(session, resp, ctx)

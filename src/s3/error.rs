@@ -48,6 +48,7 @@ pub enum S3ErrorCode {
     NoSuchBucketPolicy,
     NoSuchCORSConfiguration,
     NoSuchKey,
+    NoSuchUpload,
     NoSuchWebsiteConfiguration,
     NotImplemented,
     PreconditionFailed,
@@ -101,6 +102,7 @@ impl S3ErrorCode {
             NoSuchBucketPolicy => "NoSuchBucketPolicy",
             NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
             NoSuchKey => "NoSuchKey",
+            NoSuchUpload => "NoSuchUpload",
             NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             NotImplemented => "NotImplemented",
             PreconditionFailed => "PreconditionFailed",
@@ -127,6 +129,7 @@ impl S3ErrorCode {
             NoSuchBucket
             | NoSuchBucketPolicy
             | NoSuchKey
+            | NoSuchUpload
             | NoSuchCORSConfiguration
             | NoSuchWebsiteConfiguration => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

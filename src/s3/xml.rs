@@ -35,9 +35,68 @@ impl CreateBucketConfiguration {
     }
 }
 
+/// The body of `PutBucketVersioning`, validated: `Status` is `Enabled` or `Suspended`,
+/// `MfaDelete` is `Enabled` or `Disabled`; anything else is `400 MalformedXML`.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename = "VersioningConfiguration")]
+pub struct VersioningConfiguration {
+    #[serde(rename = "@xmlns", default)]
+    _xmlns: Option<String>,
+    #[serde(rename = "Status", default)]
+    pub status: Option<String>,
+    #[serde(rename = "MfaDelete", default)]
+    pub mfa_delete: Option<String>,
+}
+
+impl VersioningConfiguration {
+    pub fn parse(body: &[u8]) -> Result<Self, S3Error> {
+        let malformed = |why: String| {
+            s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema: {why}"
+            )
+        };
+        let text = std::str::from_utf8(body).map_err(|_| malformed("not UTF-8".into()))?;
+        let config: VersioningConfiguration =
+            quick_xml::de::from_str(text).map_err(|e| malformed(e.to_string()))?;
+        match config.status.as_deref() {
+            None | Some("Enabled" | "Suspended") => {}
+            Some(other) => return Err(malformed(format!("Status {other:?}"))),
+        }
+        match config.mfa_delete.as_deref() {
+            None | Some("Enabled" | "Disabled") => {}
+            Some(other) => return Err(malformed(format!("MfaDelete {other:?}"))),
+        }
+        Ok(config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versioning_documents_are_validated() {
+        let ok = VersioningConfiguration::parse(
+            br#"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#,
+        )
+        .unwrap();
+        assert_eq!(ok.status.as_deref(), Some("Enabled"));
+        for bad in [
+            &b"<VersioningConfiguration><Status>On</Status></VersioningConfiguration>"[..],
+            b"<VersioningConfiguration><MfaDelete>Maybe</MfaDelete></VersioningConfiguration>",
+            b"<VersioningConfiguration><Status>Enabled</Status>",
+            b"not xml",
+        ] {
+            let e = VersioningConfiguration::parse(bad).unwrap_err();
+            assert_eq!(
+                e.code().as_str(),
+                "MalformedXML",
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 
     #[test]
     fn location_constraint_from_the_aws_example() {

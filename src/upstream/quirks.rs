@@ -22,6 +22,25 @@ pub fn copy_source_header(kind: BackendKind, op: S3Op, source: &CopySource) -> S
     }
 }
 
+/// The error code S3 gives where a backend gives another, for an operation's error answer.
+///
+/// S3 rule: a request naming an upload id that does not exist (never created, aborted or
+/// completed) is `404 NoSuchUpload`; RGW 16 answers `NoSuchKey` for ListParts, UploadPart and
+/// AbortMultipartUpload.
+pub fn renamed_error_code(op: S3Op, status: u16) -> Option<(&'static str, &'static str)> {
+    match (op, status) {
+        (
+            S3Op::ListParts
+            | S3Op::UploadPart
+            | S3Op::UploadPartCopy
+            | S3Op::AbortMultipartUpload
+            | S3Op::CompleteMultipartUpload,
+            404,
+        ) => Some(("NoSuchKey", "NoSuchUpload")),
+        _ => None,
+    }
+}
+
 /// Backend response headers that name the backend (its software, host or internal counters):
 /// the client talks to the gateway, not to it.
 pub fn is_backend_header(name: &str) -> bool {
@@ -32,8 +51,12 @@ pub fn is_backend_header(name: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyFix {
     /// An S3 error document: `<RequestId>` becomes the gateway's (the one in the
-    /// `x-amz-request-id` header), `<HostId>` (the backend's host) is dropped.
-    Error { request_id: String },
+    /// `x-amz-request-id` header), `<HostId>` (the backend's host) is dropped, and a code the
+    /// backend got wrong is renamed (`rename`: from, to).
+    Error {
+        request_id: String,
+        rename: Option<(&'static str, &'static str)>,
+    },
     /// A CompleteMultipartUpload result: `<Location>` names the object at the gateway, not
     /// at the backend; an empty `<ETag>` (RGW 16 sends one) gets the object's ETag.
     Complete {
@@ -42,6 +65,8 @@ pub enum BodyFix {
     },
     /// A CopyObjectResult or CopyPartResult: S3 quotes the `<ETag>` (RGW 16 does not).
     QuoteEtag,
+    /// The whole body replaced by the gateway's own (an answer the backend got wrong).
+    Replace(Bytes),
 }
 
 /// The largest body a fix reads whole; a bigger one passes unchanged.
@@ -50,13 +75,22 @@ pub const MAX_FIXED_BODY: usize = 256 * 1024;
 impl BodyFix {
     /// Applies the fix to a whole body.
     pub fn apply(&self, body: &[u8]) -> Bytes {
+        if let BodyFix::Replace(replacement) = self {
+            return replacement.clone();
+        }
         let Ok(text) = std::str::from_utf8(body) else {
             return Bytes::copy_from_slice(body);
         };
         let fixed = match self {
-            BodyFix::Error { request_id } => {
+            BodyFix::Error { request_id, rename } => {
                 let text = replace_element(text, "RequestId", Some(request_id));
-                replace_element(&text, "HostId", None)
+                let text = replace_element(&text, "HostId", None);
+                match rename {
+                    Some((from, to)) if element(&text, "Code") == Some(from) => {
+                        replace_element(&text, "Code", Some(to))
+                    }
+                    _ => text,
+                }
             }
             BodyFix::Complete { location, etag } => {
                 let text = replace_element(
@@ -83,6 +117,7 @@ impl BodyFix {
                 }
                 _ => text.to_owned(),
             },
+            BodyFix::Replace(replacement) => return replacement.clone(),
         };
         Bytes::from(fixed)
     }
@@ -147,6 +182,7 @@ mod tests {
         let rgw = br#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message></Message><BucketName>b</BucketName><RequestId>tx00000e313754498a5ae5b-006b12e404-100e-default</RequestId><HostId>100e-default-default</HostId></Error>"#;
         let fixed = BodyFix::Error {
             request_id: "tx1-bucketgate".into(),
+            rename: None,
         }
         .apply(rgw);
         assert_eq!(

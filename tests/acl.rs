@@ -300,6 +300,22 @@ async fn acls_are_per_version() {
         anonymous("GET", &format!("/{b}/k?versionId={v1}")),
         (200, "one".into())
     );
+    // An ACL change on an old version must not roll the object back to that version's content.
+    let e = c
+        .put_object_acl()
+        .bucket(&b)
+        .key("k")
+        .version_id(&v1)
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.into_service_error().code(), Some("NotImplemented"));
+    let current = c.get_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(
+        current.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"content"
+    );
 }
 
 /// x-amz-acl on CreateMultipartUpload reaches the completed object.

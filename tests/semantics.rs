@@ -11,7 +11,7 @@ use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl};
 use common::*;
 
 fn anonymous(method: &str, target: &str) -> (u16, String) {
-    let gw = gateway();
+    let gw = own_gateway();
     let (status, _, body) = raw_request(
         gw.addr,
         &format_request(method, target, &[("host".into(), gw.addr.to_string())], b""),
@@ -34,8 +34,8 @@ async fn put(c: &aws_sdk_s3::Client, b: &str, key: &str, acl: Option<ObjectCanne
 /// a `public-read` bucket, but nothing private, and a bucket policy's Deny still wins.
 #[tokio::test]
 async fn public_read_is_readable_by_every_user() {
-    let main = client(MAIN);
-    let alt = client(ALT);
+    let main = client_for(own_gateway(), MAIN);
+    let alt = client_for(own_gateway(), ALT);
     let b = bucket_name("sem-public");
     main.create_bucket().bucket(&b).send().await.unwrap();
     put(&main, &b, "public.txt", Some(ObjectCannedAcl::PublicRead)).await;
@@ -113,8 +113,8 @@ async fn public_read_is_readable_by_every_user() {
 /// including after its owner deleted it.
 #[tokio::test]
 async fn a_missing_bucket_is_no_such_bucket_for_everyone() {
-    let main = client(MAIN);
-    let alt = client(ALT);
+    let main = client_for(own_gateway(), MAIN);
+    let alt = client_for(own_gateway(), ALT);
     let b = bucket_name("sem-gone");
     main.create_bucket().bucket(&b).send().await.unwrap();
     main.delete_bucket().bucket(&b).send().await.unwrap();
@@ -156,7 +156,7 @@ async fn a_missing_bucket_is_no_such_bucket_for_everyone() {
 /// GetBucketLocation answers the gateway's region, not the backend's zonegroup.
 #[tokio::test]
 async fn bucket_location_is_the_gateways_region() {
-    let main = client(MAIN);
+    let main = client_for(own_gateway(), MAIN);
     let b = bucket_name("sem-location");
     main.create_bucket().bucket(&b).send().await.unwrap();
     let location = main.get_bucket_location().bucket(&b).send().await.unwrap();
@@ -164,7 +164,7 @@ async fn bucket_location_is_the_gateways_region() {
         location.location_constraint().map(|c| c.as_str()),
         Some(REGION)
     );
-    let e = client(ALT)
+    let e = client_for(own_gateway(), ALT)
         .get_bucket_location()
         .bucket(&b)
         .send()
@@ -177,7 +177,8 @@ async fn bucket_location_is_the_gateways_region() {
 /// the source it parsed, so the copy works and the backend is still up afterwards.
 #[tokio::test]
 async fn a_percent_in_a_copy_source_key_does_not_take_the_backend_down() {
-    let (gw, relay) = spawn_gateway_with_relay("");
+    let (gw, relay) =
+        spawn_gateway_with_relay_using(|c| with_system_bucket(&c, &own_system_bucket()));
     let main = client_for(&gw, MAIN);
     let b = bucket_name("sem-percent");
     main.create_bucket().bucket(&b).send().await.unwrap();
@@ -263,10 +264,10 @@ async fn a_percent_in_a_copy_source_key_does_not_take_the_backend_down() {
 /// multipart upload's `Location` names the object at the gateway, with its ETag.
 #[tokio::test]
 async fn answers_carry_the_gateways_identity_not_the_backends() {
-    let main = client(MAIN);
+    let main = client_for(own_gateway(), MAIN);
     let b = bucket_name("sem-identity");
     main.create_bucket().bucket(&b).send().await.unwrap();
-    let gw = gateway();
+    let gw = own_gateway();
     let host = gw.addr.to_string();
     let target = format!("/{b}/no-such-key");
     let mut headers = sign_headers(
@@ -368,7 +369,7 @@ async fn answers_carry_the_gateways_identity_not_the_backends() {
 #[tokio::test]
 async fn copy_object_follows_s3() {
     use base64::Engine;
-    let main = client(MAIN);
+    let main = client_for(own_gateway(), MAIN);
     let b = bucket_name("sem-copy");
     main.create_bucket().bucket(&b).send().await.unwrap();
     main.put_object()
@@ -480,7 +481,7 @@ async fn copy_object_follows_s3() {
 /// already in progress" for CompleteMultipartUpload).
 #[tokio::test]
 async fn unknown_uploads_are_no_such_upload() {
-    let main = client(MAIN);
+    let main = client_for(own_gateway(), MAIN);
     let b = bucket_name("sem-upload");
     main.create_bucket().bucket(&b).send().await.unwrap();
     let upload = main
@@ -548,14 +549,15 @@ async fn unknown_uploads_are_no_such_upload() {
 fn malformed_versioning_documents_are_refused() {
     let b = bucket_name("sem-versioning");
     rt().block_on(async {
-        client(MAIN)
+        client_for(own_gateway(), MAIN)
             .create_bucket()
             .bucket(&b)
             .send()
             .await
             .unwrap()
     });
-    let (status, _, body) = signed_put_document(
+    let (status, _, body) = signed_put_document_to(
+        own_gateway(),
         &format!("/{b}?versioning"),
         b"<VersioningConfiguration><Status>Sometimes</Status></VersioningConfiguration>",
     );
@@ -564,7 +566,8 @@ fn malformed_versioning_documents_are_refused() {
         (400, Some("MalformedXML")),
         "{body}"
     );
-    let (status, _, body) = signed_put_document(
+    let (status, _, body) = signed_put_document_to(
+        own_gateway(),
         &format!("/{b}?versioning"),
         b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
     );

@@ -173,8 +173,20 @@ fn check(
 ) -> Result<(), S3Error> {
     let base = string_to_sign_prefix(req, date_slot);
     let paths = resource_paths(req);
+    // The documented short list leaves out sub-resources that select an operation (`tagging`,
+    // `cors`, ...): a reading without one that is present would let it ride along unsigned,
+    // turning a presigned GET of an object into a GetObjectTagging of it, say.
+    let unsigned_in_short = req
+        .query
+        .pairs()
+        .any(|(n, _)| EXTENDED_SUBRESOURCES.contains(&n) && !AWS_SUBRESOURCES.contains(&n));
+    let lists: &[&[&str]] = if unsigned_in_short {
+        &[EXTENDED_SUBRESOURCES]
+    } else {
+        &[EXTENDED_SUBRESOURCES, AWS_SUBRESOURCES]
+    };
     for path in &paths {
-        for list in [EXTENDED_SUBRESOURCES, AWS_SUBRESOURCES] {
+        for list in lists.iter().copied() {
             let sts = format!("{base}{path}{}", subresources(req, list));
             if signature_matches(user, sts.as_bytes(), signature) {
                 return Ok(());
@@ -415,6 +427,42 @@ mod tests {
             &[("date", "Wed, 28 Mar 2007 01:49:49 +0000")],
             "DNEZGsoieTZ92F3bUfSPQcbGmlM=",
         );
+    }
+
+    /// A presigned URL for `GET /b/obj` must not also authorize `GET /b/obj?tagging` (an
+    /// operation-selecting sub-resource the short documented list leaves out).
+    #[test]
+    fn an_added_sub_resource_is_not_covered_by_the_signature() {
+        let user = crate::auth::credentials::doc_user();
+        let sign = |sts: &str| {
+            let mut mac =
+                <Hmac<Sha1> as KeyInit>::new_from_slice(user.secret_key.expose().as_bytes())
+                    .unwrap();
+            mac.update(sts.as_bytes());
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        };
+        let signature = sign("GET\n\n\n1175139620\n/b/obj");
+        let h = HeaderMap::new();
+        let now = UNIX_EPOCH + Duration::from_secs(1_175_139_000);
+        for (query, ok) in [("", true), ("tagging", false), ("cors", false)] {
+            let mut raw = format!(
+                "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1175139620&Signature={}",
+                crate::s3::uri::encode_component(&signature)
+            );
+            if !query.is_empty() {
+                raw = format!("{query}&{raw}");
+            }
+            let q = Query::parse(&raw).unwrap();
+            let req = SignedParts {
+                method: "GET",
+                decoded_path: "/b/obj",
+                raw_path: "/b/obj",
+                host_bucket: None,
+                query: &q,
+                headers: &h,
+            };
+            assert_eq!(verify_query(&req, &store(), now).is_ok(), ok, "{query}");
+        }
     }
 
     #[test]

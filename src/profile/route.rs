@@ -15,6 +15,9 @@ pub enum Route {
     /// A configuration the backend keeps but the gateway must validate first: read whole,
     /// checked against the profile, sent on with the gateway's own client.
     Validated(Validated),
+    /// A multi-delete: every key the body names is authorized on its own (`s3:DeleteObject` on
+    /// `bucket/key`), and the backend gets the gateway's document of the allowed ones.
+    MultiDelete,
     /// Answered by the gateway from its own state.
     Serve(Served),
     /// Nothing in this gateway implements it: only `not_implemented` / `not_yet` fit.
@@ -46,7 +49,7 @@ impl Route {
     /// The verdict a profile must give an operation on this route, if it implements it.
     pub fn verdict_name(self) -> Option<&'static str> {
         match self {
-            Route::Proxy | Route::Validated(_) => Some("proxy"),
+            Route::Proxy | Route::Validated(_) | Route::MultiDelete => Some("proxy"),
             Route::Serve(_) => Some("gateway"),
             Route::Unimplemented => None,
         }
@@ -67,7 +70,6 @@ pub fn route(op: S3Op) -> Route {
         | DeleteBucketLifecycle
         | DeleteObject
         | DeleteObjectTagging
-        | DeleteObjects
         | GetBucketLifecycleConfiguration
         | GetBucketVersioning
         | GetObject
@@ -86,6 +88,7 @@ pub fn route(op: S3Op) -> Route {
         | UploadPartCopy => Route::Proxy,
         PutBucketLifecycleConfiguration => Route::Validated(Validated::Lifecycle),
         PutBucketVersioning => Route::Validated(Validated::Versioning),
+        DeleteObjects => Route::MultiDelete,
         ListBuckets => Route::Serve(Served::ListBuckets),
         GetBucketLocation => Route::Serve(Served::Location),
         GetBucketAcl | PutBucketAcl | GetObjectAcl | PutObjectAcl => Route::Serve(Served::Acl),

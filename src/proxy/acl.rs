@@ -168,6 +168,22 @@ impl Gateway {
             S3Op::PutObjectAcl => {
                 let acl = Self::requested_acl(acl_header, &body, &owner)?;
                 let head = self.head_object(&bucket, &key, version.as_deref()).await?;
+                // The ACL is rewritten by copying the object onto itself, which makes the copied
+                // version current: only the current version may be re-described this way, or
+                // an ACL change would roll the object back to old content.
+                if let Some(v) = &version {
+                    let current = self.head_object(&bucket, &key, None).await.ok();
+                    let current_id = current
+                        .as_ref()
+                        .and_then(|h| h.headers.get("x-amz-version-id"))
+                        .and_then(|v| v.to_str().ok());
+                    if current_id != Some(v.as_str()) {
+                        return Err(s3_error!(
+                            NotImplemented,
+                            "Changing the ACL of a version that is not the current one is not supported."
+                        ));
+                    }
+                }
                 let mut source = format!(
                     "/{}/{}",
                     uri::encode_component(&bucket),

@@ -31,6 +31,7 @@ use crate::s3::form;
 use crate::s3::op::S3Op;
 use crate::s3::request::{Addressing, S3Request};
 use crate::s3::uri::Query;
+use crate::s3::xml;
 use crate::s3_error;
 use crate::state::ACL_META;
 use crate::upstream::plan::{self, ForwardPlan, RESPONSE_OVERRIDES};
@@ -173,8 +174,11 @@ impl Gateway {
                 "Access Denied by the bucket policy."
             ));
         }
-        let policy_allows =
-            decision == Decision::Allow && route(ctx.op) != Route::Serve(Served::Policy);
+        // A multi-delete is authorized key by key (below), never by the bucket as a whole.
+        let per_key = ctx.op == S3Op::DeleteObjects;
+        let policy_allows = decision == Decision::Allow
+            && !per_key
+            && route(ctx.op) != Route::Serve(Served::Policy);
         if !policy_allows && let Err(denied) = authz::authorize(&identity, ctx.op) {
             return Err(self.missing_bucket_or(request, ctx.op, denied).await);
         }
@@ -183,9 +187,18 @@ impl Gateway {
         self.profile.check_request(ctx.op, request, headers)?;
         let acl = requested_acl(headers);
         let mut pin = None;
+        let mut owner_access = false;
         match (&identity.user, ctx.op, &request.bucket) {
             (Some(user), S3Op::CreateBucket, Some(bucket)) => {
                 self.claim_bucket(ctx, bucket, user, acl).await?
+            }
+            (Some(user), S3Op::DeleteObjects, Some(bucket)) => {
+                match authz::authorize_bucket(&self.state, user, bucket, ctx.op).await {
+                    Ok(()) => owner_access = true,
+                    // The bucket policy may still allow some of the keys.
+                    Err(e) if e.code() == S3ErrorCode::AccessDenied => {}
+                    Err(e) => return Err(e),
+                }
             }
             (Some(user), op, Some(bucket)) if !policy_allows => {
                 if let Err(e) = authz::authorize_bucket(&self.state, user, bucket, op).await {
@@ -248,6 +261,12 @@ impl Gateway {
                     Bytes::new()
                 };
                 self.serve(served, session, ctx, request, &identity, body)
+                    .await
+                    .map(Admission::Answer)
+            }
+            Route::MultiDelete => {
+                let body = self.control_body(session, &identity).await?;
+                self.delete_objects(session, ctx, request, &identity, body, owner_access)
                     .await
                     .map(Admission::Answer)
             }
@@ -365,6 +384,87 @@ impl Gateway {
         }
     }
 
+    /// DeleteObjects: each key is a DeleteObject of its own to authorize (the bucket policy on
+    /// `bucket/key`, else ownership or a grant); the backend gets the gateway's document of the
+    /// allowed keys, and refused ones come back as `AccessDenied` entries of the result.
+    async fn delete_objects(
+        &self,
+        session: &Session,
+        ctx: &RequestCtx,
+        request: &S3Request,
+        identity: &Identity,
+        body: Bytes,
+        owner_access: bool,
+    ) -> Result<Answer, S3Error> {
+        let delete = xml::DeleteRequest::parse(&body)?;
+        let bucket = request.bucket.clone().unwrap_or_default();
+        let (mut allowed, mut refused) = (Vec::new(), Vec::new());
+        for object in &delete.objects {
+            let mut query = String::new();
+            if let Some(v) = &object.version_id {
+                query = format!("versionId={}", crate::s3::uri::encode_component(v));
+            }
+            let one = S3Request {
+                addressing: Addressing::Path,
+                bucket: Some(bucket.clone()),
+                key: Some(object.key.clone()),
+                query: Query::parse(&query)?,
+                decoded_path: format!("/{bucket}/{}", object.key),
+            };
+            let ok = match self
+                .policy_decision(session, S3Op::DeleteObject, &one, identity)
+                .await?
+            {
+                Decision::Deny => false,
+                Decision::Allow => true,
+                Decision::NotApplicable => owner_access,
+            };
+            if ok {
+                allowed.push(object);
+            } else {
+                refused.push(object);
+            }
+        }
+        let errors = xml::delete_errors(&refused);
+        if allowed.is_empty() {
+            return Ok(Answer::xml(format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{errors}</DeleteResult>"
+            )));
+        }
+        let document = delete.to_xml(&allowed);
+        let md5 = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            <md5::Md5 as sha2::Digest>::digest(document.as_bytes()),
+        );
+        let target = ForwardPlan::new(S3Op::DeleteObjects, http::Method::POST, request, "").target;
+        let r = self
+            .client
+            .send(
+                http::Method::POST,
+                &target,
+                &[
+                    ("content-md5", md5.as_str()),
+                    ("content-type", "application/xml"),
+                ],
+                Bytes::from(document),
+            )
+            .await?;
+        if !r.is_success() {
+            let body = quirks::BodyFix::Error {
+                request_id: ctx.request_id.clone(),
+                rename: None,
+            }
+            .apply(&r.body);
+            return Ok(Answer::new(r.status, "application/xml", body));
+        }
+        let text = String::from_utf8_lossy(&r.body);
+        let merged = match text.rfind("</DeleteResult>") {
+            Some(end) => format!("{}{errors}{}", &text[..end], &text[end..]),
+            None => text.into_owned(),
+        };
+        Ok(Answer::xml(merged))
+    }
+
     /// The backend request for a proxied operation, from what admission understood: the
     /// authorized bucket and key, known query parameters, allow-listed headers, the gateway's
     /// ACL and copy-source decisions, the read pin, and the body's framing and verifier.
@@ -382,7 +482,12 @@ impl Gateway {
         let header = session.req_header();
         let headers = &header.headers;
         let acl_requested = headers.contains_key("x-amz-acl");
-        let mut plan = ForwardPlan::new(header.method.clone(), request, identity.payload.as_str());
+        let mut plan = ForwardPlan::new(
+            ctx.op,
+            header.method.clone(),
+            request,
+            identity.payload.as_str(),
+        );
         plan.headers = plan::forwarded_headers(
             headers,
             &identity.signed_headers,
@@ -657,7 +762,12 @@ impl Gateway {
         }
         let headers: http::HeaderMap = form::object_headers(&preamble)?.into_iter().collect();
         self.profile.check_request(ctx.op, &as_put, &headers)?;
-        let mut plan = ForwardPlan::new(http::Method::PUT, &as_put, sigv4::UNSIGNED_PAYLOAD);
+        let mut plan = ForwardPlan::new(
+            S3Op::PutObject,
+            http::Method::PUT,
+            &as_put,
+            sigv4::UNSIGNED_PAYLOAD,
+        );
         plan.headers = plan::forwarded_headers(&headers, &[], false, RESERVED_META)?;
         if requested_acl(&headers) == CannedAcl::PublicRead {
             plan.set(ACL_META, "public-read")?;

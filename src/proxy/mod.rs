@@ -217,13 +217,7 @@ impl Gateway {
         if std::mem::replace(&mut ctx.state_settled, true) {
             return;
         }
-        let owner = ctx
-            .identity
-            .as_ref()
-            .and_then(|i| i.user.as_ref())
-            .map(|u| u.id.clone());
-        let bucket = ctx.request.as_ref().and_then(|r| r.bucket.clone());
-        let (Some(owner), Some(bucket)) = (owner, bucket) else {
+        let Some(bucket) = ctx.request.as_ref().and_then(|r| r.bucket.clone()) else {
             return;
         };
         let release = match ctx.op {
@@ -231,7 +225,15 @@ impl Gateway {
             S3Op::DeleteBucket => status == 204,
             _ => false,
         };
-        if release && let Err(e) = self.state.delete_bucket(&bucket, &owner).await {
+        if !release {
+            return;
+        }
+        // The record's owner, not the caller (a bucket policy may let another user delete it).
+        let owner = match self.state.bucket(&bucket).await {
+            Ok(Some(record)) => record.owner.clone(),
+            _ => return,
+        };
+        if let Err(e) = self.state.delete_bucket(&bucket, &owner).await {
             tracing::warn!(request_id = %ctx.request_id, "could not update the state of bucket {bucket}: {e}");
         }
     }
@@ -284,6 +286,10 @@ impl Gateway {
         body: Bytes,
         request_id: &str,
     ) -> Result<Answer, S3Error> {
+        let op = match kind {
+            Validated::Lifecycle => S3Op::PutBucketLifecycleConfiguration,
+            Validated::Versioning => S3Op::PutBucketVersioning,
+        };
         match kind {
             Validated::Lifecycle => {
                 LifecycleConfiguration::parse(&body)?;
@@ -305,7 +311,7 @@ impl Gateway {
             &base64::engine::general_purpose::STANDARD,
             <md5::Md5 as sha2::Digest>::digest(&body),
         );
-        let plan = ForwardPlan::new(header.method.clone(), request, "");
+        let plan = ForwardPlan::new(op, header.method.clone(), request, "");
         let r = self
             .client
             .send(

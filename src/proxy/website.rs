@@ -15,6 +15,7 @@ use super::respond::Answer;
 use crate::features::website::{self, WebsiteConfiguration};
 use crate::s3::acl::CannedAcl;
 use crate::s3::error::S3Error;
+use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
 use crate::s3::uri;
 use crate::state::ConfigKind;
@@ -77,8 +78,12 @@ impl Gateway {
                     query: Default::default(),
                     ..request.clone()
                 };
-                let mut plan =
-                    ForwardPlan::new(method, &object, crate::auth::sigv4::UNSIGNED_PAYLOAD);
+                let mut plan = ForwardPlan::new(
+                    S3Op::GetObject,
+                    method,
+                    &object,
+                    crate::auth::sigv4::UNSIGNED_PAYLOAD,
+                );
                 plan.headers =
                     plan::forwarded_headers(&session.req_header().headers, &[], false, &[])?;
                 plan.remove_where(|n| !WEBSITE_HEADERS.contains(&n));

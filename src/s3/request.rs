@@ -92,6 +92,16 @@ impl S3Request {
             ));
         }
         let (addressing, host_bucket) = rules.classify_host(host);
+        // A host label that is no bucket name (a `/` in it, say) would name a different
+        // path at the backend than the one decided here.
+        if let Some(bucket) = &host_bucket
+            && !crate::s3::names::is_valid_bucket_name(bucket)
+        {
+            return Err(s3_error!(
+                InvalidBucketName,
+                "The specified bucket is not valid: {bucket:?}."
+            ));
+        }
         let (bucket, key) = match host_bucket {
             Some(bucket) => (Some(bucket), non_empty(&decoded_path[1..])),
             None => {

@@ -35,6 +35,95 @@ impl CreateBucketConfiguration {
     }
 }
 
+/// One object of a `DeleteObjects` request.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct ObjectIdentifier {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "VersionId", default)]
+    pub version_id: Option<String>,
+}
+
+/// The body of `DeleteObjects`: the gateway authorizes every key it names and sends the backend
+/// its own rendering of the keys it allowed, never the client's document.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename = "Delete")]
+pub struct DeleteRequest {
+    #[serde(rename = "Quiet", default)]
+    pub quiet: Option<bool>,
+    #[serde(rename = "Object", default)]
+    pub objects: Vec<ObjectIdentifier>,
+}
+
+/// S3's limit on the keys of one DeleteObjects request.
+pub const MAX_DELETE_OBJECTS: usize = 1000;
+
+impl DeleteRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, S3Error> {
+        let malformed = |why: String| {
+            s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema: {why}"
+            )
+        };
+        let text = std::str::from_utf8(body).map_err(|_| malformed("not UTF-8".into()))?;
+        let request: DeleteRequest =
+            quick_xml::de::from_str(text).map_err(|e| malformed(e.to_string()))?;
+        if request.objects.is_empty() || request.objects.len() > MAX_DELETE_OBJECTS {
+            return Err(malformed(format!(
+                "a Delete names 1 to {MAX_DELETE_OBJECTS} objects, this one {}",
+                request.objects.len()
+            )));
+        }
+        if request.objects.iter().any(|o| o.key.is_empty()) {
+            return Err(malformed("an object has an empty Key".into()));
+        }
+        Ok(request)
+    }
+
+    /// The document for the backend, with only `objects`.
+    pub fn to_xml(&self, objects: &[&ObjectIdentifier]) -> String {
+        use quick_xml::escape::escape;
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+        );
+        if self.quiet == Some(true) {
+            out.push_str("<Quiet>true</Quiet>");
+        }
+        for o in objects {
+            out.push_str("<Object><Key>");
+            out.push_str(&escape(o.key.as_str()));
+            out.push_str("</Key>");
+            if let Some(v) = &o.version_id {
+                out.push_str("<VersionId>");
+                out.push_str(&escape(v.as_str()));
+                out.push_str("</VersionId>");
+            }
+            out.push_str("</Object>");
+        }
+        out.push_str("</Delete>");
+        out
+    }
+}
+
+/// `<Error>` entries of a DeleteResult for objects the gateway refused.
+pub fn delete_errors(objects: &[&ObjectIdentifier]) -> String {
+    use quick_xml::escape::escape;
+    let mut out = String::new();
+    for o in objects {
+        out.push_str("<Error><Key>");
+        out.push_str(&escape(o.key.as_str()));
+        out.push_str("</Key>");
+        if let Some(v) = &o.version_id {
+            out.push_str("<VersionId>");
+            out.push_str(&escape(v.as_str()));
+            out.push_str("</VersionId>");
+        }
+        out.push_str("<Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
+    }
+    out
+}
+
 /// The body of `PutBucketVersioning`, validated: `Status` is `Enabled` or `Suspended`,
 /// `MfaDelete` is `Enabled` or `Disabled`; anything else is `400 MalformedXML`.
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
@@ -74,6 +163,33 @@ impl VersioningConfiguration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delete_requests_are_parsed_and_rendered_anew() {
+        let d = DeleteRequest::parse(
+            br#"<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key><VersionId>v1</VersionId></Object></Delete>"#,
+        )
+        .unwrap();
+        assert_eq!(d.objects.len(), 2);
+        assert_eq!(d.objects[0].key, "a&b");
+        let only_c = [&d.objects[1]];
+        assert_eq!(
+            d.to_xml(&only_c),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet><Object><Key>c</Key><VersionId>v1</VersionId></Object></Delete>"
+        );
+        for bad in [
+            &b"<Delete></Delete>"[..],
+            b"<Delete><Object><Key></Key></Object></Delete>",
+            b"<!DOCTYPE d [<!ENTITY k \"victim\">]><Delete><Object><Key>&k;</Key></Object></Delete>",
+        ] {
+            assert_eq!(
+                DeleteRequest::parse(bad).unwrap_err().code().as_str(),
+                "MalformedXML",
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 
     #[test]
     fn versioning_documents_are_validated() {

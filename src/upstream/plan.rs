@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use pingora::http::RequestHeader;
 
 use crate::s3::error::S3Error;
+use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
 use crate::s3_error;
 
@@ -63,36 +64,73 @@ const COPY_HEADERS: &[&str] = &[
 /// User metadata: the one family forwarded by prefix (names checked one by one).
 const META_PREFIX: &str = "x-amz-meta-";
 
-/// Query parameters the backend may see (first value only, as the gateway reads them), with
-/// [`RESPONSE_OVERRIDES`]. Authentication parameters, SDK markers (`x-id`) and anything
-/// unknown stay here.
-const FORWARDED_PARAMS: &[&str] = &[
-    "continuation-token",
-    "delete",
-    "delimiter",
-    "encoding-type",
-    "fetch-owner",
-    "key-marker",
-    "lifecycle",
-    "list-type",
-    "location",
-    "marker",
-    "max-keys",
-    "max-parts",
-    "max-uploads",
-    "part-number-marker",
-    "partNumber",
-    "prefix",
-    "start-after",
-    "tagging",
-    "upload-id-marker",
-    "uploadId",
-    "uploads",
-    "version-id-marker",
-    "versionId",
-    "versioning",
-    "versions",
-];
+/// The query parameters the backend may see for `op`: the sub-resource that names the
+/// operation and the parameters it takes, nothing else (first value only, as the gateway reads
+/// them). A parameter of another operation could make the backend run that one instead (RGW
+/// checks `uploadId` before `uploads`, say); authentication parameters, SDK markers (`x-id`)
+/// and anything unknown stay here.
+pub fn forwarded_params(op: S3Op) -> &'static [&'static str] {
+    use S3Op::*;
+    const LIST_V1: &[&str] = &["delimiter", "encoding-type", "marker", "max-keys", "prefix"];
+    const LIST_V2: &[&str] = &[
+        "continuation-token",
+        "delimiter",
+        "encoding-type",
+        "fetch-owner",
+        "list-type",
+        "max-keys",
+        "prefix",
+        "start-after",
+    ];
+    const VERSIONS: &[&str] = &[
+        "delimiter",
+        "encoding-type",
+        "key-marker",
+        "max-keys",
+        "prefix",
+        "version-id-marker",
+        "versions",
+    ];
+    const UPLOADS: &[&str] = &[
+        "delimiter",
+        "encoding-type",
+        "key-marker",
+        "max-uploads",
+        "prefix",
+        "upload-id-marker",
+        "uploads",
+    ];
+    const READ: &[&str] = &[
+        "partNumber",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "response-content-language",
+        "response-content-type",
+        "response-expires",
+        "versionId",
+    ];
+    match op {
+        GetObject => READ,
+        HeadObject => &["partNumber", "versionId"],
+        DeleteObject => &["versionId"],
+        ListObjects => LIST_V1,
+        ListObjectsV2 => LIST_V2,
+        ListObjectVersions => VERSIONS,
+        ListMultipartUploads => UPLOADS,
+        CreateMultipartUpload => &["uploads"],
+        UploadPart | UploadPartCopy => &["partNumber", "uploadId"],
+        CompleteMultipartUpload | AbortMultipartUpload => &["uploadId"],
+        ListParts => &["max-parts", "part-number-marker", "uploadId"],
+        DeleteObjects => &["delete"],
+        GetObjectTagging | PutObjectTagging | DeleteObjectTagging => &["tagging", "versionId"],
+        GetBucketLifecycleConfiguration
+        | PutBucketLifecycleConfiguration
+        | DeleteBucketLifecycle => &["lifecycle"],
+        GetBucketVersioning | PutBucketVersioning => &["versioning"],
+        _ => &[],
+    }
+}
 
 /// The `response-*` overrides, which S3 refuses on anonymous requests.
 pub const RESPONSE_OVERRIDES: &[&str] = &[
@@ -132,9 +170,10 @@ pub struct ForwardPlan {
 }
 
 impl ForwardPlan {
-    /// Starts a plan for `request` (its bucket and key) with the known query parameters.
-    pub fn new(method: Method, request: &S3Request, payload_hash: &str) -> ForwardPlan {
-        let query = forwarded_query(request);
+    /// Starts a plan for `op` on `request` (its bucket and key) with the query parameters `op`
+    /// takes.
+    pub fn new(op: S3Op, method: Method, request: &S3Request, payload_hash: &str) -> ForwardPlan {
+        let query = forwarded_query(op, request);
         let path = request.backend_path();
         let target = if query.is_empty() {
             path
@@ -252,14 +291,14 @@ pub fn forwarded_headers(
     Ok(out)
 }
 
-/// The query the backend gets: known parameters only, the first value of each (the one the
-/// gateway read), canonically encoded, in the client's order.
-pub fn forwarded_query(request: &S3Request) -> String {
+/// The query the backend gets: the parameters `op` takes, the first value of each (the one
+/// the gateway read), canonically encoded, in the client's order.
+pub fn forwarded_query(op: S3Op, request: &S3Request) -> String {
+    let known = forwarded_params(op);
     let mut seen: Vec<&str> = Vec::new();
     let mut out = String::new();
     for (name, value) in request.query.pairs() {
-        let known = FORWARDED_PARAMS.contains(&name) || RESPONSE_OVERRIDES.contains(&name);
-        if !known || seen.contains(&name) {
+        if !known.contains(&name) || seen.contains(&name) {
             continue;
         }
         seen.push(name);
@@ -376,13 +415,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            forwarded_query(&r),
+            forwarded_query(S3Op::GetObject, &r),
             "versionId=a&response-content-type=text%2Fplain"
         );
-        let plan = ForwardPlan::new(Method::GET, &r, "UNSIGNED-PAYLOAD");
+        let plan = ForwardPlan::new(S3Op::GetObject, Method::GET, &r, "UNSIGNED-PAYLOAD");
         assert_eq!(
             plan.target,
             "/b/k?versionId=a&response-content-type=text%2Fplain"
+        );
+    }
+
+    #[test]
+    fn another_operations_parameters_never_reach_the_backend() {
+        let rules = HostRules::new("nyc3", "example.test");
+        let parse = |q: &str| S3Request::parse(&rules, "h", "/b/k", q).unwrap();
+        // RGW would complete the upload, having checked uploadId first.
+        assert_eq!(
+            forwarded_query(S3Op::CreateMultipartUpload, &parse("uploads&uploadId=u")),
+            "uploads"
+        );
+        assert_eq!(
+            forwarded_query(S3Op::GetObjectTagging, &parse("tagging&uploadId=u")),
+            "tagging"
+        );
+        assert_eq!(forwarded_query(S3Op::HeadObject, &parse("uploadId=u")), "");
+        assert_eq!(
+            forwarded_query(S3Op::PutObject, &parse("versionId=v&acl&tagging")),
+            ""
         );
     }
 

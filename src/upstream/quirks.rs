@@ -11,13 +11,14 @@ use crate::upstream::BackendKind;
 ///
 /// S3 rule: the header is the URL-encoded `/bucket/key`, decoded once. RGW 16 decodes the copy
 /// source of UploadPartCopy twice (`RGWPutObj_ObjStore_S3::get_params`, then
-/// `parse_copy_location`): a `%` encoded once reaches the second decoding bare, and an invalid
-/// escape there aborts the radosgw process. Encoding `%` once more lands both decodings on the
-/// key the gateway authorized.
+/// `parse_copy_location`, which splits `?versionId=` in between): a `%` encoded once reaches the
+/// second decoding bare (an invalid escape there aborts the radosgw process), and an encoded
+/// `?` in a key becomes a version selector. Encoding the whole canonical value once more lands
+/// both decodings on exactly the key and version the gateway authorized.
 pub fn copy_source_header(kind: BackendKind, op: S3Op, source: &CopySource) -> String {
     let header = source.to_header();
     match (kind, op) {
-        (BackendKind::Rgw, S3Op::UploadPartCopy) => header.replace("%25", "%2525"),
+        (BackendKind::Rgw, S3Op::UploadPartCopy) => header.replace('%', "%25"),
         _ => header,
     }
 }
@@ -163,7 +164,20 @@ mod tests {
         assert_eq!(source.key, "50%41%real x");
         assert_eq!(
             copy_source_header(BackendKind::Rgw, S3Op::UploadPartCopy, &source),
-            "/bkt/50%252541%2525real%20x"
+            "/bkt/50%252541%2525real%2520x"
+        );
+        // A `?` in the key stays part of the key through both decodings; a real version
+        // selector stays one.
+        let question = CopySource::parse("/bkt/secret.txt%3FversionId=null").unwrap();
+        assert_eq!(question.key, "secret.txt?versionId=null");
+        assert_eq!(
+            copy_source_header(BackendKind::Rgw, S3Op::UploadPartCopy, &question),
+            "/bkt/secret.txt%253FversionId%253Dnull"
+        );
+        let versioned = CopySource::parse("/bkt/k?versionId=v1").unwrap();
+        assert_eq!(
+            copy_source_header(BackendKind::Rgw, S3Op::UploadPartCopy, &versioned),
+            "/bkt/k?versionId=v1"
         );
         // CopyObject decodes once on RGW too; other backends follow the rule.
         for (kind, op) in [

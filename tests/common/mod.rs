@@ -171,6 +171,23 @@ pub fn gateway() -> &'static Gateway {
     })
 }
 
+/// A gateway of this test binary's own, keeping its state in a system bucket of its own, so
+/// its users' buckets count against the per-user bucket limit apart from the shared gateway's
+/// (one suite run creates more buckets than one user may own).
+pub fn own_gateway() -> &'static Gateway {
+    static GATEWAY: OnceLock<Gateway> = OnceLock::new();
+    GATEWAY.get_or_init(|| {
+        let backend = backend_endpoint();
+        let state = own_system_bucket();
+        spawn_gateway(|port| with_system_bucket(&config_text(port, &backend, ""), &state))
+    })
+}
+
+/// A system bucket name unique to this test binary's run.
+pub fn own_system_bucket() -> String {
+    format!("{}-state", bucket_name("own"))
+}
+
 /// An aws-sdk-s3 client for `gateway` with the given keys, path-style, region nyc3.
 pub fn client_for(gateway: &Gateway, keys: (&str, &str)) -> Client {
     let config = aws_sdk_s3::Config::builder()
@@ -303,7 +320,11 @@ pub fn format_request(
 /// A signed PUT of a small document (the payload hash signed), for bodies no client would
 /// send: (status, head, body).
 pub fn signed_put_document(target: &str, body: &[u8]) -> (u16, String, String) {
-    let gw = gateway();
+    signed_put_document_to(gateway(), target, body)
+}
+
+/// [`signed_put_document`] to another gateway.
+pub fn signed_put_document_to(gw: &Gateway, target: &str, body: &[u8]) -> (u16, String, String) {
     let host = gw.addr.to_string();
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body));
     let mut headers = sign_headers(

@@ -199,7 +199,8 @@ async fn records_arrive_in_the_target_bucket() {
         }
     }
     let records: Vec<Vec<String>> = lines.iter().map(|l| fields(l)).collect();
-    assert!(records.iter().all(|r| r.len() == 24), "{lines:#?}");
+    // Every field AWS documents, in order: 26 of them (Access Point ARN and aclRequired last).
+    assert!(records.iter().all(|r| r.len() == 26), "{lines:#?}");
     let put = records
         .iter()
         .find(|r| r[6] == "REST.PUT.OBJECT")
@@ -237,6 +238,13 @@ async fn records_arrive_in_the_target_bucket() {
         .iter()
         .find(|r| r[16] == "anonymous-probe/1")
         .unwrap();
+    // Referrer and user agent are quoted, `"-"` when absent.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" \"-\" \"anonymous-probe/1\" ")),
+        "{lines:#?}"
+    );
     assert_eq!(
         (anon[4].as_str(), anon[9].as_str(), anon[10].as_str()),
         ("-", "403", "AccessDenied")

@@ -134,4 +134,83 @@ proptest! {
             let _ = policy.evaluate(&facts);
         }
     }
+
+    /// The pure steps of admission over arbitrary header blocks (case, `_`/`-`, duplicates,
+    /// whitespace, obs-text) and targets: parse, classify, authenticate, the profile's checks,
+    /// the copy source and the forward plan never panic, and the plan's headers are always
+    /// well-formed names without `_`, each once.
+    #[test]
+    fn admission_never_panics_and_plans_stay_clean(
+        path in "/[a-z0-9]{3,8}(/[ -~]{0,20})?",
+        query in "[ -~]{0,40}",
+        method in proptest::sample::select(vec!["GET", "PUT", "POST", "HEAD", "DELETE"]),
+        pairs in proptest::collection::vec(
+            (
+                prop_oneof![
+                    "(x|X)[-_](amz|Amz)[-_](meta[-_])?[a-z_-]{0,16}",
+                    "[a-zA-Z0-9_-]{1,20}",
+                    proptest::sample::select(vec![
+                        "x-amz-copy-source".to_owned(), "x_amz_copy_source".to_owned(),
+                        "authorization".to_owned(), "x-amz-content-sha256".to_owned(),
+                        "x-amz-acl".to_owned(), "content-length".to_owned(),
+                        "x-amz-meta-bucketgate-acl".to_owned(), "expect".to_owned(),
+                    ]),
+                ],
+                proptest::collection::vec(
+                    prop_oneof![0x20u8..0x7f, Just(b'\t'), 0x80u8..=0xff],
+                    0..40,
+                ),
+            ),
+            0..10,
+        ),
+    ) {
+        use bucketgate::auth::credentials::CredentialStore;
+        use bucketgate::auth::sigv4::SignedParts;
+        use bucketgate::upstream::plan::{forwarded_headers, ForwardPlan};
+        let mut headers = http::HeaderMap::new();
+        let mut signed = Vec::new();
+        for (name, value) in &pairs {
+            let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_bytes(value),
+            ) else { continue };
+            signed.push(n.as_str().to_owned());
+            headers.append(n, v);
+        }
+        let rules = HostRules::new("nyc3", "example.test");
+        let Ok(request) = S3Request::parse(&rules, "h", &path, &query) else { return Ok(()) };
+        let method: http::Method = method.parse().unwrap();
+        let op = bucketgate::s3::op::classify(&method, &request, &headers);
+        let parts = SignedParts {
+            method: method.as_str(),
+            decoded_path: &request.decoded_path,
+            raw_path: &path,
+            host_bucket: None,
+            query: &request.query,
+            headers: &headers,
+        };
+        let _ = bucketgate::auth::authenticate(&parts, &CredentialStore::new([]), std::time::SystemTime::now());
+        let profile = bucketgate::profile::Profile::spaces();
+        let _ = profile.admit(op);
+        let _ = profile.check_request(op, &request, &headers);
+        if let Some(Ok(raw)) = headers.get("x-amz-copy-source").map(|v| v.to_str())
+            && let Ok(source) = bucketgate::s3::copy_source::CopySource::parse(raw)
+        {
+            let _ = source.to_header();
+        }
+        for copy in [false, true] {
+            if let Ok(forwarded) = forwarded_headers(&headers, &signed, copy, &["x-amz-meta-bucketgate-acl"]) {
+                let mut plan = ForwardPlan::new(op, method.clone(), &request, "UNSIGNED-PAYLOAD");
+                plan.headers = forwarded;
+                let mut seen = std::collections::HashSet::new();
+                for (n, _) in &plan.headers {
+                    prop_assert!(!n.as_str().contains('_'), "{}", n);
+                    prop_assert!(n.as_str() != "x-amz-meta-bucketgate-acl");
+                    prop_assert!(n.as_str() != "x-amz-acl" && n.as_str() != "authorization");
+                    prop_assert!(seen.insert(n.as_str().to_owned()), "twice: {}", n);
+                }
+                prop_assert!(plan.request_header().is_ok());
+            }
+        }
+    }
 }

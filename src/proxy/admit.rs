@@ -425,6 +425,10 @@ impl Gateway {
                 refused.push(object);
             }
         }
+        if allowed.is_empty() && !owner_access {
+            // Nothing in this bucket is the caller's to delete.
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
         let errors = xml::delete_errors(&refused);
         if allowed.is_empty() {
             return Ok(Answer::xml(format!(

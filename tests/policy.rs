@@ -220,3 +220,59 @@ async fn conditions_on_source_ip_and_prefix() {
         "requests from 127.0.0.1 are outside 10.0.0.0/8"
     );
 }
+
+/// Tag conditions, as Spaces users write them: alt may read only objects tagged `public=yes`
+/// (the gateway reads the object's tags), and may write only with the tag `team=blue`.
+#[tokio::test]
+async fn conditions_on_object_tags() {
+    let (c, b) = bucket_with("policy-tags", &["plain"]).await;
+    c.put_object()
+        .bucket(&b)
+        .key("tagged")
+        .tagging("public=yes")
+        .body(ByteStream::from_static(b"data"))
+        .send()
+        .await
+        .unwrap();
+    set_policy(
+        &c,
+        &b,
+        r#"{"Effect":"Allow","Principal":{"AWS":"alt"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/public":"yes"}}},
+           {"Effect":"Allow","Principal":{"AWS":"alt"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::BUCKET/*","Condition":{"StringEquals":{"s3:RequestObjectTag/team":"blue"},"ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["team"]}}}"#,
+    )
+    .await;
+    let alt = client(ALT);
+    assert!(
+        alt.get_object()
+            .bucket(&b)
+            .key("tagged")
+            .send()
+            .await
+            .is_ok()
+    );
+    let e = alt
+        .get_object()
+        .bucket(&b)
+        .key("plain")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.into_service_error().code(), Some("AccessDenied"));
+    let put = |tagging: Option<&'static str>| {
+        alt.put_object()
+            .bucket(&b)
+            .key("from-alt")
+            .set_tagging(tagging.map(str::to_owned))
+            .body(ByteStream::from_static(b"x"))
+            .send()
+    };
+    assert!(put(Some("team=blue")).await.is_ok());
+    for tagging in [None, Some("team=red"), Some("team=blue&owner=alt")] {
+        let e = put(tagging).await.unwrap_err();
+        assert_eq!(
+            e.into_service_error().code(),
+            Some("AccessDenied"),
+            "{tagging:?}"
+        );
+    }
+}

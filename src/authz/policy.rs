@@ -135,7 +135,14 @@ const KEYS: &[&str] = &[
     "s3:x-amz-metadata-directive",
     "s3:x-amz-server-side-encryption-customer-algorithm",
     "s3:versionid",
+    "s3:requestobjecttagkeys",
 ];
+
+/// Condition keys named by a tag key (`s3:ExistingObjectTag/<tag>`, `s3:RequestObjectTag/<tag>`):
+/// the prefix is matched in lower case, the tag key keeps its case (tag keys are case-sensitive).
+pub const EXISTING_TAG: &str = "s3:existingobjecttag/";
+pub const REQUEST_TAG: &str = "s3:requestobjecttag/";
+pub const REQUEST_TAG_KEYS: &str = "s3:requestobjecttagkeys";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Statement {
@@ -448,16 +455,13 @@ impl BucketPolicy {
                     ))
                 })?;
                 for (key, values) in block {
-                    let lower = key.to_ascii_lowercase();
-                    if lower.starts_with("s3:existingobjecttag/")
-                        || lower.starts_with("s3:requestobjecttag")
+                    let mut lower = key.to_ascii_lowercase();
+                    if let Some(prefix) = [EXISTING_TAG, REQUEST_TAG]
+                        .into_iter()
+                        .find(|p| lower.starts_with(p) && lower.len() > p.len())
                     {
-                        return Err(s3_error!(
-                            NotImplemented,
-                            "Statement {name}: the condition key {key} is not supported."
-                        ));
-                    }
-                    if !KEYS.contains(&lower.as_str()) {
+                        lower = format!("{prefix}{}", &key[prefix.len()..]);
+                    } else if !KEYS.contains(&lower.as_str()) {
                         return Err(malformed(format!(
                             "Statement {name}: Policy has an invalid condition key {key}"
                         )));
@@ -484,6 +488,15 @@ impl BucketPolicy {
             not_resources,
             conditions,
         })
+    }
+
+    /// Whether a statement reads the object's current tags (`s3:ExistingObjectTag/...`): the
+    /// gateway fetches them only then.
+    pub fn needs_existing_tags(&self) -> bool {
+        self.statements
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .any(|c| c.key.starts_with(EXISTING_TAG))
     }
 
     /// The policy as the owner wrote it.
@@ -952,10 +965,57 @@ mod tests {
         assert!(err(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:Fly","Resource":"arn:aws:s3:::b/*"}]}"#).message().contains("s3:Fly"));
         assert!(err(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#).message().contains("other"));
         assert!(err(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringWhatever":{"s3:prefix":"x"}}}]}"#).message().contains("StringWhatever"));
-        let tag = err(
-            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/k":"v"}}}]}"#,
+        assert!(err(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/":"v"}}}]}"#).message().contains("condition key"));
+    }
+
+    /// Tag conditions: the tag key keeps its case; request tags are a set for the `...TagKeys`
+    /// key; existing tags are asked for only by policies that name them.
+    #[test]
+    fn tag_conditions() {
+        let p = BucketPolicy::parse(
+            br#"{"Statement":[
+              {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/Public":"yes"}}},
+              {"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"s3:RequestObjectTag/team":"blue"},"ForAllValues:StringEquals":{"s3:RequestObjectTagKeys":["team","env"]}}}
+            ]}"#,
+            "b",
+        )
+        .unwrap();
+        assert!(p.needs_existing_tags());
+        let facts = |action, values: &[(&str, &str)]| RequestFacts {
+            action,
+            resource: "arn:aws:s3:::b/k".into(),
+            values: values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let get = |values: &[(&str, &str)]| p.evaluate(&facts("s3:GetObject", values));
+        assert_eq!(
+            get(&[("s3:existingobjecttag/Public", "yes")]),
+            Decision::Allow
         );
-        assert_eq!(tag.code().as_str(), "NotImplemented");
+        assert_eq!(
+            get(&[("s3:existingobjecttag/public", "yes")]),
+            Decision::NotApplicable
+        );
+        assert_eq!(get(&[]), Decision::NotApplicable);
+        let put = |values: &[(&str, &str)]| p.evaluate(&facts("s3:PutObject", values));
+        let blue = [
+            ("s3:requestobjecttag/team", "blue"),
+            ("s3:requestobjecttagkeys", "team"),
+        ];
+        assert_eq!(put(&blue), Decision::Allow);
+        let extra = [
+            ("s3:requestobjecttag/team", "blue"),
+            ("s3:requestobjecttagkeys", "team"),
+            ("s3:requestobjecttagkeys", "owner"),
+        ];
+        assert_eq!(put(&extra), Decision::NotApplicable);
+        assert_eq!(
+            put(&[("s3:requestobjecttag/team", "red")]),
+            Decision::NotApplicable
+        );
     }
 
     #[test]

@@ -75,6 +75,24 @@ impl Gateway {
                 values.push((key.to_owned(), v.to_owned()));
             }
         }
+        // Tags the request asks for (`x-amz-tagging: k=v&k2=v2`), and the object's own where a
+        // statement reads them (one GetObjectTagging, made only then).
+        if let Some(tagging) = text("x-amz-tagging") {
+            for (key, value) in crate::s3::uri::Query::parse(&tagging)?.pairs() {
+                values.push((format!("{}{key}", policy::REQUEST_TAG), value.to_owned()));
+                values.push((policy::REQUEST_TAG_KEYS.to_owned(), key.to_owned()));
+            }
+        }
+        if policy.needs_existing_tags()
+            && let Some(key) = &request.key
+        {
+            for (tag, value) in self
+                .object_tags(bucket, key, request.query.get("versionId"))
+                .await?
+            {
+                values.push((format!("{}{tag}", policy::EXISTING_TAG), value));
+            }
+        }
         let resource = match &request.key {
             Some(key) => format!("arn:aws:s3:::{bucket}/{key}"),
             None => format!("arn:aws:s3:::{bucket}"),
@@ -92,6 +110,40 @@ impl Gateway {
             values,
         };
         Ok(policy.evaluate(&facts))
+    }
+
+    /// An object's tags, for policies that read them (none when the object does not exist).
+    async fn object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<(String, String)>, S3Error> {
+        let mut path = format!(
+            "/{}/{}?tagging",
+            crate::s3::uri::encode_component(bucket),
+            crate::s3::uri::encode_path(key)
+        );
+        if let Some(v) = version {
+            path.push_str(&format!(
+                "&versionId={}",
+                crate::s3::uri::encode_component(v)
+            ));
+        }
+        let r = self
+            .client
+            .send(http::Method::GET, &path, &[], Bytes::new())
+            .await?;
+        if !r.is_success() {
+            return Ok(Vec::new());
+        }
+        let tagging: crate::s3::xml::Tagging = crate::s3::xml::parse(&r.body)?;
+        Ok(tagging
+            .tag_set
+            .tags
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect())
     }
 
     /// Put/Get/DeleteBucketPolicy: only the bucket's owner manages its policy.

@@ -35,6 +35,28 @@ impl CreateBucketConfiguration {
     }
 }
 
+/// An object's tag set, as GetObjectTagging answers it.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename = "Tagging")]
+pub struct Tagging {
+    #[serde(rename = "TagSet", default)]
+    pub tag_set: TagSet,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct TagSet {
+    #[serde(rename = "Tag", default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+pub struct Tag {
+    #[serde(rename = "Key")]
+    pub key: String,
+    #[serde(rename = "Value", default)]
+    pub value: String,
+}
+
 /// One object of a `DeleteObjects` request.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct ObjectIdentifier {

@@ -573,3 +573,73 @@ fn malformed_versioning_documents_are_refused() {
     );
     assert_eq!(status, 200, "{body}");
 }
+
+/// Versioning as S3 answers it: a key whose current version is a delete marker is a 404 that
+/// says so (with the marker's version id), and an unknown version is `NoSuchVersion`.
+#[tokio::test]
+async fn delete_markers_and_unknown_versions_answer_as_s3() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let main = client_for(own_gateway(), MAIN);
+    let b = bucket_name("sem-markers");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    main.put_bucket_versioning()
+        .bucket(&b)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put(&main, &b, "k", None).await;
+    let marker = main
+        .delete_object()
+        .bucket(&b)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let marker_id = marker.version_id().unwrap().to_owned();
+    assert_eq!(marker.delete_marker(), Some(true));
+
+    let gw = own_gateway();
+    let host = gw.addr.to_string();
+    for method in ["GET", "HEAD"] {
+        let target = format!("/{b}/k");
+        let mut headers = sign_headers(
+            method,
+            &host,
+            &target,
+            &[],
+            EMPTY_SHA256,
+            std::time::SystemTime::now(),
+            MAIN,
+        );
+        headers.push(("host".into(), host.clone()));
+        let (status, head, _) =
+            raw_request(gw.addr, &format_request(method, &target, &headers, b""));
+        let head = head.to_ascii_lowercase();
+        assert_eq!(status, 404, "{method}: {head}");
+        assert!(
+            head.contains("x-amz-delete-marker: true"),
+            "{method}: {head}"
+        );
+        assert!(
+            head.contains(&format!(
+                "x-amz-version-id: {}",
+                marker_id.to_ascii_lowercase()
+            )),
+            "{method}: {head}"
+        );
+    }
+    let e = main
+        .get_object()
+        .bucket(&b)
+        .key("k")
+        .version_id("no-such-version-at-all")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.into_service_error().code(), Some("NoSuchVersion"));
+}

@@ -342,6 +342,29 @@ impl Gateway {
         Ok(Answer::new(r.status, content_type, body))
     }
 
+    /// The version id of the delete marker that is the requested key's current version, if
+    /// it is one (asked only after the backend answered 404 to a GET/HEAD without versionId).
+    async fn current_delete_marker(&self, ctx: &RequestCtx) -> Option<String> {
+        let request = ctx.request.as_ref()?;
+        if request.query.has("versionId") {
+            return None;
+        }
+        let key = request.key.as_deref()?;
+        let path = format!(
+            "/{}?versions&prefix={}&max-keys=1",
+            uri::encode_component(request.bucket.as_deref()?),
+            uri::encode_component(key)
+        );
+        let r = self
+            .client
+            .send(http::Method::GET, &path, &[], Bytes::new())
+            .await
+            .ok()?;
+        r.is_success()
+            .then(|| quirks::current_delete_marker(&r.body, key))
+            .flatten()
+    }
+
     /// `NoSuchUpload` when the request's multipart upload does not exist at the backend.
     async fn missing_upload(&self, ctx: &RequestCtx) -> Option<S3Error> {
         let request = ctx.request.as_ref()?;
@@ -384,7 +407,13 @@ impl Gateway {
         if resp.status.as_u16() >= 300 && xml {
             return Some(quirks::BodyFix::Error {
                 request_id: ctx.request_id.clone(),
-                rename: quirks::renamed_error_code(ctx.op, resp.status.as_u16()),
+                rename: quirks::renamed_error_code(
+                    ctx.op,
+                    resp.status.as_u16(),
+                    ctx.request
+                        .as_ref()
+                        .is_some_and(|r| r.query.has("versionId")),
+                ),
             });
         }
         if matches!(ctx.op, S3Op::CopyObject | S3Op::UploadPartCopy)
@@ -653,6 +682,13 @@ impl ProxyHttp for Gateway {
                 resp.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
             }
             return Ok(());
+        }
+        if matches!(ctx.op, S3Op::GetObject | S3Op::HeadObject)
+            && resp.status == http::StatusCode::NOT_FOUND
+            && let Some(version) = self.current_delete_marker(ctx).await
+        {
+            resp.insert_header("x-amz-delete-marker", "true")?;
+            resp.insert_header("x-amz-version-id", version)?;
         }
         ctx.body_fix = self
             .body_fix(session, resp, ctx)

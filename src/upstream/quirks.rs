@@ -25,10 +25,14 @@ pub fn copy_source_header(kind: BackendKind, op: S3Op, source: &CopySource) -> S
 
 /// The error code S3 gives where a backend gives another, for an operation's error answer.
 ///
-/// S3 rule: a request naming an upload id that does not exist (never created, aborted or
-/// completed) is `404 NoSuchUpload`; RGW 16 answers `NoSuchKey` for ListParts, UploadPart and
-/// AbortMultipartUpload.
-pub fn renamed_error_code(op: S3Op, status: u16) -> Option<(&'static str, &'static str)> {
+/// S3 rules: a request naming an upload id that does not exist (never created, aborted or
+/// completed) is `404 NoSuchUpload`, and one naming a version that does not exist is
+/// `404 NoSuchVersion`; RGW 16 answers `NoSuchKey` for both.
+pub fn renamed_error_code(
+    op: S3Op,
+    status: u16,
+    names_version: bool,
+) -> Option<(&'static str, &'static str)> {
     match (op, status) {
         (
             S3Op::ListParts
@@ -38,8 +42,33 @@ pub fn renamed_error_code(op: S3Op, status: u16) -> Option<(&'static str, &'stat
             | S3Op::CompleteMultipartUpload,
             404,
         ) => Some(("NoSuchKey", "NoSuchUpload")),
+        (S3Op::GetObject | S3Op::GetObjectTagging | S3Op::DeleteObjectTagging, 404)
+            if names_version =>
+        {
+            Some(("NoSuchKey", "NoSuchVersion"))
+        }
         _ => None,
     }
+}
+
+/// The version id of `key`'s current version when that is a delete marker, read from the
+/// first entry of a `ListObjectVersions` answer for `prefix=key&max-keys=1` (a key's versions
+/// come first among the keys it prefixes, newest first).
+///
+/// S3 rule: a GET or HEAD of a key whose current version is a delete marker is a 404 that says
+/// so (`x-amz-delete-marker: true`, the marker's `x-amz-version-id`); RGW 16 says neither.
+pub fn current_delete_marker(listing: &[u8], key: &str) -> Option<String> {
+    let text = std::str::from_utf8(listing).ok()?;
+    let marker = text.find("<DeleteMarker>")?;
+    if text.find("<Version>").is_some_and(|v| v < marker) {
+        return None;
+    }
+    let entry = &text[marker..];
+    let entry = &entry[..entry.find("</DeleteMarker>")?];
+    let escaped = quick_xml::escape::escape(key);
+    (element(entry, "Key") == Some(escaped.as_ref()) && element(entry, "IsLatest") == Some("true"))
+        .then(|| element(entry, "VersionId").map(str::to_owned))
+        .flatten()
 }
 
 /// Backend response headers that name the backend (its software, host or internal counters):
@@ -219,6 +248,11 @@ mod tests {
             std::str::from_utf8(&BodyFix::QuoteEtag.apply(copy)).unwrap(),
             r#"<CopyObjectResult><LastModified>x</LastModified><ETag>&quot;0cc175b9c0f1b6a831c399e269772661&quot;</ETag></CopyObjectResult>"#
         );
+        let listing = br#"<ListVersionsResult><Name>b</Name><DeleteMarker><Key>a&amp;b</Key><VersionId>m1</VersionId><IsLatest>true</IsLatest></DeleteMarker><Version><Key>a&amp;b</Key><VersionId>v1</VersionId><IsLatest>false</IsLatest></Version></ListVersionsResult>"#;
+        assert_eq!(current_delete_marker(listing, "a&b").as_deref(), Some("m1"));
+        assert_eq!(current_delete_marker(listing, "a"), None);
+        let live = br#"<ListVersionsResult><Version><Key>k</Key><VersionId>v2</VersionId><IsLatest>true</IsLatest></Version><DeleteMarker><Key>k</Key><VersionId>m1</VersionId><IsLatest>false</IsLatest></DeleteMarker></ListVersionsResult>"#;
+        assert_eq!(current_delete_marker(live, "k"), None);
         let quoted = br#"<CopyPartResult><ETag>&quot;abc&quot;</ETag></CopyPartResult>"#;
         assert_eq!(BodyFix::QuoteEtag.apply(quoted).as_ref(), quoted);
     }

@@ -544,6 +544,64 @@ async fn unknown_uploads_are_no_such_upload() {
     }
 }
 
+/// Parts out of order are `400 InvalidPartOrder`, as S3 answers (RGW 16 completes them).
+#[tokio::test]
+async fn parts_out_of_order_are_invalid_part_order() {
+    let main = client_for(own_gateway(), MAIN);
+    let b = bucket_name("sem-order");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    let upload = main
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for n in 1..=2 {
+        let body = vec![n as u8; if n == 1 { 5 * 1024 * 1024 } else { 10 }];
+        let part = main
+            .upload_part()
+            .bucket(&b)
+            .key("k")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(part.e_tag().unwrap())
+                .build(),
+        );
+    }
+    let complete = |parts: Vec<aws_sdk_s3::types::CompletedPart>| {
+        main.complete_multipart_upload()
+            .bucket(&b)
+            .key("k")
+            .upload_id(id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+    };
+    let reversed: Vec<_> = parts.iter().rev().cloned().collect();
+    let e = complete(reversed).await.unwrap_err();
+    assert_eq!(e.into_service_error().code(), Some("InvalidPartOrder"));
+    let done = complete(parts).await.unwrap();
+    assert!(
+        done.e_tag().is_some_and(|e| e.ends_with("-2\"")),
+        "{done:?}"
+    );
+    let head = main.head_object().bucket(&b).key("k").send().await.unwrap();
+    assert_eq!(head.content_length(), Some(5 * 1024 * 1024 + 10));
+}
+
 /// A versioning document outside the schema is `400 MalformedXML`, before the backend sees it.
 #[test]
 fn malformed_versioning_documents_are_refused() {

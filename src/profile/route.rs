@@ -18,6 +18,9 @@ pub enum Route {
     /// A multi-delete: every key the body names is authorized on its own (`s3:DeleteObject` on
     /// `bucket/key`), and the backend gets the gateway's document of the allowed ones.
     MultiDelete,
+    /// CompleteMultipartUpload: its parts list is checked and rendered anew, and the answer
+    /// corrected (location, ETag, unknown uploads) before it goes back.
+    Complete,
     /// Answered by the gateway from its own state.
     Serve(Served),
     /// Nothing in this gateway implements it: only `not_implemented` / `not_yet` fit.
@@ -49,7 +52,9 @@ impl Route {
     /// The verdict a profile must give an operation on this route, if it implements it.
     pub fn verdict_name(self) -> Option<&'static str> {
         match self {
-            Route::Proxy | Route::Validated(_) | Route::MultiDelete => Some("proxy"),
+            Route::Proxy | Route::Validated(_) | Route::MultiDelete | Route::Complete => {
+                Some("proxy")
+            }
             Route::Serve(_) => Some("gateway"),
             Route::Unimplemented => None,
         }
@@ -62,7 +67,6 @@ pub fn route(op: S3Op) -> Route {
     use S3Op::*;
     match op {
         AbortMultipartUpload
-        | CompleteMultipartUpload
         | CopyObject
         | CreateBucket
         | CreateMultipartUpload
@@ -89,6 +93,7 @@ pub fn route(op: S3Op) -> Route {
         PutBucketLifecycleConfiguration => Route::Validated(Validated::Lifecycle),
         PutBucketVersioning => Route::Validated(Validated::Versioning),
         DeleteObjects => Route::MultiDelete,
+        CompleteMultipartUpload => Route::Complete,
         ListBuckets => Route::Serve(Served::ListBuckets),
         GetBucketLocation => Route::Serve(Served::Location),
         GetBucketAcl | PutBucketAcl | GetObjectAcl | PutObjectAcl => Route::Serve(Served::Acl),

@@ -256,7 +256,8 @@ impl Gateway {
         match route(ctx.op) {
             Route::Serve(served) => {
                 let body = if session.req_header().method == http::Method::PUT {
-                    self.control_body(session, &identity).await?
+                    self.control_body(session, &identity, MAX_CONTROL_BODY)
+                        .await?
                 } else {
                     Bytes::new()
                 };
@@ -264,14 +265,26 @@ impl Gateway {
                     .await
                     .map(Admission::Answer)
             }
+            Route::Complete => {
+                let body = self
+                    .control_body(session, &identity, MAX_COMPLETE_BODY)
+                    .await?;
+                self.complete_multipart(session, ctx, request, body)
+                    .await
+                    .map(Admission::Answer)
+            }
             Route::MultiDelete => {
-                let body = self.control_body(session, &identity).await?;
+                let body = self
+                    .control_body(session, &identity, MAX_CONTROL_BODY)
+                    .await?;
                 self.delete_objects(session, ctx, request, &identity, body, owner_access)
                     .await
                     .map(Admission::Answer)
             }
             Route::Validated(kind) => {
-                let body = self.control_body(session, &identity).await?;
+                let body = self
+                    .control_body(session, &identity, MAX_CONTROL_BODY)
+                    .await?;
                 self.validate_and_forward(kind, session, request, body, &ctx.request_id)
                     .await
                     .map(Admission::Answer)
@@ -639,7 +652,9 @@ impl Gateway {
             }
         }
         if ctx.op == S3Op::CreateBucket && !session.is_body_empty() {
-            let body = self.control_body(session, identity).await?;
+            let body = self
+                .control_body(session, identity, MAX_CONTROL_BODY)
+                .await?;
             self.check_location(&body)?;
             // The backend has its own region names: the constraint was for us, not for it.
             consumed = true;
@@ -667,8 +682,9 @@ impl Gateway {
         &self,
         session: &mut Session,
         identity: &Identity,
+        cap: usize,
     ) -> Result<Bytes, S3Error> {
-        let body = read_control_body(session).await?;
+        let body = read_body_capped(session, cap).await?;
         verify_control_body(&session.req_header().headers, &identity.payload, body)
     }
 
@@ -882,15 +898,24 @@ async fn answer_continue(session: &mut Session) -> pingora::Result<()> {
 /// Reads a small request body whole, answering `100 Continue` first if the client waits for
 /// it. Callers that act on the body verify it ([`Gateway::control_body`]).
 pub(super) async fn read_control_body(session: &mut Session) -> Result<Bytes, S3Error> {
+    read_body_capped(session, MAX_CONTROL_BODY).await
+}
+
+/// A CompleteMultipartUpload lists up to 10,000 parts with their checksums: more than a
+/// configuration document, still small.
+const MAX_COMPLETE_BODY: usize = 4 * 1024 * 1024;
+
+/// Reads a request body whole, at most `cap` bytes.
+async fn read_body_capped(session: &mut Session, cap: usize) -> Result<Bytes, S3Error> {
     let io =
         |e: Box<pingora::Error>| s3_error!(IncompleteBody, "Could not read the request body: {e}");
     answer_continue(session).await.map_err(io)?;
     let mut body = BytesMut::new();
     while let Some(chunk) = session.read_request_body().await.map_err(io)? {
-        if body.len() + chunk.len() > MAX_CONTROL_BODY {
+        if body.len() + chunk.len() > cap {
             return Err(s3_error!(
                 MaxMessageLengthExceeded,
-                "Your request was too big: this document may be at most {MAX_CONTROL_BODY} bytes."
+                "Your request was too big: this document may be at most {cap} bytes."
             ));
         }
         body.extend_from_slice(&chunk);

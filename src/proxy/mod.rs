@@ -365,9 +365,93 @@ impl Gateway {
             .flatten()
     }
 
+    /// CompleteMultipartUpload: the parts list is checked as S3 checks it (ascending, each part
+    /// once) and sent anew; the answer names the object at the gateway with its ETag, and an
+    /// unknown upload is `NoSuchUpload` (RGW 16: 500 "completion already in progress").
+    async fn complete_multipart(
+        &self,
+        session: &Session,
+        ctx: &RequestCtx,
+        request: &S3Request,
+        body: Bytes,
+    ) -> Result<Answer, S3Error> {
+        let complete = xml::CompleteMultipartUpload::parse(&body)?;
+        let document = complete.to_xml();
+        let md5 = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            <md5::Md5 as sha2::Digest>::digest(document.as_bytes()),
+        );
+        let headers = &session.req_header().headers;
+        let mut sent: Vec<(&str, &str)> = vec![
+            ("content-md5", md5.as_str()),
+            ("content-type", "application/xml"),
+        ];
+        for name in [
+            "x-amz-server-side-encryption-customer-algorithm",
+            "x-amz-server-side-encryption-customer-key",
+            "x-amz-server-side-encryption-customer-key-md5",
+        ] {
+            if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
+                sent.push((name, value));
+            }
+        }
+        let target = ForwardPlan::new(
+            S3Op::CompleteMultipartUpload,
+            http::Method::POST,
+            request,
+            "",
+        )
+        .target;
+        let r = self
+            .client
+            .send(http::Method::POST, &target, &sent, Bytes::from(document))
+            .await?;
+        if r.status == 500
+            && let Some(err) = self.missing_upload(request).await
+        {
+            return Err(err);
+        }
+        if !r.is_success() {
+            let body = quirks::BodyFix::Error {
+                request_id: ctx.request_id.clone(),
+                rename: quirks::renamed_error_code(S3Op::CompleteMultipartUpload, r.status, false),
+            }
+            .apply(&r.body);
+            return Ok(Answer::new(r.status, "application/xml", body));
+        }
+        let location = object_url(session, request).unwrap_or_default();
+        // The upload is complete once the backend answers: its ETag is readable now.
+        let etag = match (&request.bucket, &request.key) {
+            (Some(bucket), Some(key)) => {
+                self.head_object(bucket, key, None)
+                    .await
+                    .ok()
+                    .and_then(|h| {
+                        h.headers
+                            .get(http::header::ETAG)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    })
+            }
+            _ => None,
+        };
+        let fixed = quirks::BodyFix::Complete { location, etag }.apply(&r.body);
+        let mut answer = Answer::xml(fixed);
+        if let Some(version) = r
+            .headers
+            .get("x-amz-version-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            answer = answer.with_header(
+                http::HeaderName::from_static("x-amz-version-id"),
+                version.to_owned(),
+            );
+        }
+        Ok(answer)
+    }
+
     /// `NoSuchUpload` when the request's multipart upload does not exist at the backend.
-    async fn missing_upload(&self, ctx: &RequestCtx) -> Option<S3Error> {
-        let request = ctx.request.as_ref()?;
+    async fn missing_upload(&self, request: &S3Request) -> Option<S3Error> {
         let upload_id = request.query.get("uploadId")?;
         let path = format!(
             "{}?uploadId={}&max-parts=1",
@@ -420,38 +504,6 @@ impl Gateway {
             && resp.status == http::StatusCode::OK
         {
             return Some(quirks::BodyFix::QuoteEtag);
-        }
-        if ctx.op == S3Op::CompleteMultipartUpload && resp.status == http::StatusCode::OK {
-            let request = ctx.request.as_ref()?;
-            let host = header
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())?;
-            let scheme = if session.digest().is_some_and(|d| d.ssl_digest.is_some()) {
-                "https"
-            } else {
-                "http"
-            };
-            let key = uri::encode_path(request.key.as_deref()?);
-            let location = match request.addressing {
-                crate::s3::request::Addressing::VirtualHost => format!("{scheme}://{host}/{key}"),
-                _ => format!(
-                    "{scheme}://{host}/{}/{key}",
-                    uri::encode_component(request.bucket.as_deref()?)
-                ),
-            };
-            // The upload is complete once the backend answers: its ETag is readable now.
-            let etag = self
-                .head_object(request.bucket.as_deref()?, request.key.as_deref()?, None)
-                .await
-                .ok()
-                .and_then(|h| {
-                    h.headers
-                        .get(http::header::ETAG)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                });
-            return Some(quirks::BodyFix::Complete { location, etag });
         }
         None
     }
@@ -668,20 +720,6 @@ impl ProxyHttp for Gateway {
             .collect();
         for name in backend_headers {
             resp.remove_header(&name);
-        }
-        if ctx.op == S3Op::CompleteMultipartUpload
-            && resp.status == http::StatusCode::INTERNAL_SERVER_ERROR
-            && let Some(err) = self.missing_upload(ctx).await
-        {
-            // RGW 16 answers an unknown upload id with 500 "completion already in progress".
-            resp.set_status(err.status())?;
-            let body = Bytes::from(err.to_xml(&ctx.request_id));
-            ctx.body_fix = Some((quirks::BodyFix::Replace(body), BytesMut::new()));
-            resp.remove_header(&http::header::CONTENT_LENGTH);
-            if session.req_header().version == http::Version::HTTP_11 {
-                resp.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
-            }
-            return Ok(());
         }
         if matches!(ctx.op, S3Op::GetObject | S3Op::HeadObject)
             && resp.status == http::StatusCode::NOT_FOUND
@@ -904,6 +942,28 @@ fn post_success(post: &PostUpload, resp: &mut ResponseHeader, host: &str) -> Res
         }
     }
     Ok(None)
+}
+
+/// The object's URL at the gateway, as the client addressed it.
+fn object_url(session: &Session, request: &S3Request) -> Option<String> {
+    let host = session
+        .req_header()
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())?;
+    let scheme = if session.digest().is_some_and(|d| d.ssl_digest.is_some()) {
+        "https"
+    } else {
+        "http"
+    };
+    let key = uri::encode_path(request.key.as_deref()?);
+    Some(match request.addressing {
+        crate::s3::request::Addressing::VirtualHost => format!("{scheme}://{host}/{key}"),
+        _ => format!(
+            "{scheme}://{host}/{}/{key}",
+            uri::encode_component(request.bucket.as_deref()?)
+        ),
+    })
 }
 
 /// Maps a pingora failure to the S3 error the client sees, or `None` when the client is gone.

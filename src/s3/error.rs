@@ -29,6 +29,7 @@ pub enum S3ErrorCode {
     InvalidBucketName,
     InvalidDigest,
     InvalidLocationConstraint,
+    InvalidPartOrder,
     InvalidPolicyDocument,
     InvalidRequest,
     InvalidTargetBucketForLogging,
@@ -83,6 +84,7 @@ impl S3ErrorCode {
             InvalidBucketName => "InvalidBucketName",
             InvalidDigest => "InvalidDigest",
             InvalidLocationConstraint => "InvalidLocationConstraint",
+            InvalidPartOrder => "InvalidPartOrder",
             InvalidPolicyDocument => "InvalidPolicyDocument",
             InvalidRequest => "InvalidRequest",
             InvalidTargetBucketForLogging => "InvalidTargetBucketForLogging",
@@ -149,6 +151,7 @@ impl S3ErrorCode {
             | InvalidBucketName
             | InvalidDigest
             | InvalidLocationConstraint
+            | InvalidPartOrder
             | InvalidPolicyDocument
             | InvalidRequest
             | InvalidTargetBucketForLogging

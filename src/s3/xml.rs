@@ -57,6 +57,93 @@ pub struct Tag {
     pub value: String,
 }
 
+/// One part of a `CompleteMultipartUpload` request.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct CompletedPart {
+    #[serde(rename = "PartNumber")]
+    pub part_number: u32,
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    #[serde(rename = "ChecksumCRC32", default)]
+    pub checksum_crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", default)]
+    pub checksum_crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", default)]
+    pub checksum_crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", default)]
+    pub checksum_sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", default)]
+    pub checksum_sha256: Option<String>,
+}
+
+/// The body of `CompleteMultipartUpload`, checked as S3 checks it (parts listed once each, in
+/// ascending order) and rendered anew for the backend.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename = "CompleteMultipartUpload")]
+pub struct CompleteMultipartUpload {
+    #[serde(rename = "Part", default)]
+    pub parts: Vec<CompletedPart>,
+}
+
+impl CompleteMultipartUpload {
+    pub fn parse(body: &[u8]) -> Result<Self, S3Error> {
+        let malformed = |why: String| {
+            s3_error!(
+                MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema: {why}"
+            )
+        };
+        let text = std::str::from_utf8(body).map_err(|_| malformed("not UTF-8".into()))?;
+        let complete: CompleteMultipartUpload =
+            quick_xml::de::from_str(text).map_err(|e| malformed(e.to_string()))?;
+        if complete.parts.is_empty() {
+            return Err(malformed(
+                "a CompleteMultipartUpload names at least one part".into(),
+            ));
+        }
+        if complete
+            .parts
+            .windows(2)
+            .any(|w| w[0].part_number >= w[1].part_number)
+        {
+            return Err(s3_error!(
+                InvalidPartOrder,
+                "The list of parts was not in ascending order. The parts list must be specified in order by part number."
+            ));
+        }
+        Ok(complete)
+    }
+
+    /// The document for the backend.
+    pub fn to_xml(&self) -> String {
+        use quick_xml::escape::escape;
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+        );
+        for p in &self.parts {
+            out.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag>",
+                p.part_number,
+                escape(p.etag.as_str())
+            ));
+            for (name, value) in [
+                ("ChecksumCRC32", &p.checksum_crc32),
+                ("ChecksumCRC32C", &p.checksum_crc32c),
+                ("ChecksumCRC64NVME", &p.checksum_crc64nvme),
+                ("ChecksumSHA1", &p.checksum_sha1),
+                ("ChecksumSHA256", &p.checksum_sha256),
+            ] {
+                if let Some(v) = value {
+                    out.push_str(&format!("<{name}>{}</{name}>", escape(v.as_str())));
+                }
+            }
+            out.push_str("</Part>");
+        }
+        out.push_str("</CompleteMultipartUpload>");
+        out
+    }
+}
+
 /// One object of a `DeleteObjects` request.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct ObjectIdentifier {
@@ -209,6 +296,32 @@ mod tests {
                 "MalformedXML",
                 "{}",
                 String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn complete_documents_are_checked_and_rendered_anew() {
+        let c = CompleteMultipartUpload::parse(
+            br#"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"a"</ETag></Part><Part><ETag>"b"</ETag><PartNumber>3</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part></CompleteMultipartUpload>"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.to_xml(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Part><PartNumber>1</PartNumber><ETag>&quot;a&quot;</ETag></Part><Part><PartNumber>3</PartNumber><ETag>&quot;b&quot;</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part></CompleteMultipartUpload>"
+        );
+        let order = CompleteMultipartUpload::parse(
+            br#"<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>x</ETag></Part><Part><PartNumber>1</PartNumber><ETag>y</ETag></Part></CompleteMultipartUpload>"#,
+        )
+        .unwrap_err();
+        assert_eq!(order.code().as_str(), "InvalidPartOrder");
+        for bad in [
+            &b"<CompleteMultipartUpload></CompleteMultipartUpload>"[..],
+            b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>y</ETag></Part></CompleteMultipartUpload>",
+        ] {
+            assert_eq!(
+                CompleteMultipartUpload::parse(bad).unwrap_err().code().as_str(),
+                "MalformedXML"
             );
         }
     }

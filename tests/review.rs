@@ -345,3 +345,147 @@ async fn another_operations_parameters_stay_at_the_gateway() {
         .await
         .unwrap();
 }
+
+/// Listings name the bucket's owner at the gateway, never the backend's service account
+/// (which owns every object at the backend).
+#[tokio::test]
+async fn listings_name_the_gateway_owner() {
+    let alt = client_for(own_gateway(), ALT);
+    let b = bucket_with(&alt, "rv-owners", &[("a", "1"), ("b", "2")]).await;
+    let v1 = alt.list_objects().bucket(&b).send().await.unwrap();
+    let v2 = alt
+        .list_objects_v2()
+        .bucket(&b)
+        .fetch_owner(true)
+        .send()
+        .await
+        .unwrap();
+    let versions = alt.list_object_versions().bucket(&b).send().await.unwrap();
+    let mut owners: Vec<Option<&str>> = v1
+        .contents()
+        .iter()
+        .map(|o| o.owner().and_then(|o| o.id()))
+        .collect();
+    owners.extend(v2.contents().iter().map(|o| o.owner().and_then(|o| o.id())));
+    owners.extend(
+        versions
+            .versions()
+            .iter()
+            .map(|o| o.owner().and_then(|o| o.id())),
+    );
+    assert_eq!(owners.len(), 6);
+    assert!(owners.iter().all(|o| *o == Some("alt")), "{owners:?}");
+    assert_eq!(
+        v1.contents()[0].owner().and_then(|o| o.display_name()),
+        Some("Alt User")
+    );
+    let upload = alt
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let uploads = alt
+        .list_multipart_uploads()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
+    let initiator = uploads.uploads()[0].initiator().and_then(|i| i.id());
+    assert_eq!(initiator, Some("alt"));
+    alt.abort_multipart_upload()
+        .bucket(&b)
+        .key("mp")
+        .upload_id(upload.upload_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A public-read source may be copied by anyone who may read it, and the copy is pinned to the
+/// version whose ACL was checked (`x-amz-copy-source-if-match`), as a public GET is.
+#[tokio::test]
+async fn a_public_copy_source_is_pinned_to_the_checked_version() {
+    let (gw, relay) =
+        spawn_gateway_with_relay_using(|c| with_system_bucket(&c, &own_system_bucket()));
+    let (main, alt) = (client_for(&gw, MAIN), client_for(&gw, ALT));
+    let src = bucket_name("rv-pin-src");
+    main.create_bucket().bucket(&src).send().await.unwrap();
+    let put = main
+        .put_object()
+        .bucket(&src)
+        .key("pub.txt")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"public v1"))
+        .send()
+        .await
+        .unwrap();
+    let etag = put.e_tag().unwrap().to_owned();
+    let dst = bucket_name("rv-pin-dst");
+    alt.create_bucket().bucket(&dst).send().await.unwrap();
+    relay.clear();
+    alt.copy_object()
+        .bucket(&dst)
+        .key("copy")
+        .copy_source(format!("{src}/pub.txt"))
+        .send()
+        .await
+        .unwrap();
+    let copies: Vec<_> = relay
+        .heads()
+        .into_iter()
+        .filter(|h| h.header("x-amz-copy-source").is_some())
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(
+        copies[0].header("x-amz-copy-source-if-match").as_deref(),
+        Some(etag.as_str())
+    );
+    assert_eq!(
+        read(&alt, &dst, "copy").await.as_deref(),
+        Some(&b"public v1"[..])
+    );
+    // A private object is still no source for alt.
+    main.put_object()
+        .bucket(&src)
+        .key("private.txt")
+        .body(ByteStream::from_static(b"private"))
+        .send()
+        .await
+        .unwrap();
+    let e = alt
+        .copy_object()
+        .bucket(&dst)
+        .key("copy2")
+        .copy_source(format!("{src}/private.txt"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.into_service_error().code(), Some("AccessDenied"));
+}
+
+/// `response-*` overrides become response headers at the backend: no control characters.
+#[tokio::test]
+async fn response_overrides_carry_no_control_characters() {
+    let main = client_for(own_gateway(), MAIN);
+    let b = bucket_with(&main, "rv-overrides", &[("k", "v")]).await;
+    let e = main
+        .get_object()
+        .bucket(&b)
+        .key("k")
+        .response_content_type("text/html\r\nSet-Cookie: a=b")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.into_service_error().code(), Some("InvalidArgument"));
+    let ok = main
+        .get_object()
+        .bucket(&b)
+        .key("k")
+        .response_content_type("text/plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.content_type(), Some("text/plain"));
+}

@@ -108,15 +108,35 @@ pub struct Record {
     pub tls_version: Option<String>,
 }
 
-fn dash(v: &Option<String>) -> &str {
-    v.as_deref().filter(|s| !s.is_empty()).unwrap_or("-")
+/// An unquoted field: `-` when empty; bytes that could end the field or the line (space,
+/// control characters, `"`, `\\`, non-ASCII) percent-encoded, so no value a client chose can
+/// forge a field or a record.
+fn dash(v: &Option<String>) -> String {
+    match v.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => escape_field(s, true),
+        None => "-".to_owned(),
+    }
 }
 
+/// A quoted field (`"-"` when absent), with the same escaping inside the quotes.
 fn quoted(v: &Option<String>) -> String {
     match v.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => format!("\"{}\"", s.replace('"', "\\\"")),
+        Some(s) => format!("\"{}\"", escape_field(s, false)),
         None => "\"-\"".to_owned(),
     }
+}
+
+fn escape_field(s: &str, escape_space: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let plain = b.is_ascii_graphic() && b != b'"' && b != b'\\' || (b == b' ' && !escape_space);
+        if plain {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 impl Record {
@@ -134,17 +154,17 @@ impl Record {
         );
         let key = self.key.as_ref().map(|k| crate::s3::uri::encode_path(k));
         [
-            dash(&Some(self.bucket_owner.clone())).to_owned(),
-            dash(&Some(self.bucket.clone())).to_owned(),
+            dash(&Some(self.bucket_owner.clone())),
+            dash(&Some(self.bucket.clone())),
             time,
-            dash(&self.remote_ip).to_owned(),
-            dash(&self.requester).to_owned(),
-            self.request_id.clone(),
-            self.operation.clone(),
-            dash(&key).to_owned(),
-            format!("\"{}\"", self.request_uri.replace('"', "\\\"")),
+            dash(&self.remote_ip),
+            dash(&self.requester),
+            escape_field(&self.request_id, true),
+            escape_field(&self.operation, true),
+            dash(&key),
+            quoted(&Some(self.request_uri.clone())),
             self.status.to_string(),
-            dash(&self.error_code).to_owned(),
+            dash(&self.error_code),
             if self.bytes_sent == 0 {
                 "-".to_owned()
             } else {
@@ -157,13 +177,13 @@ impl Record {
                 .map_or_else(|| "-".to_owned(), |t| t.to_string()),
             quoted(&self.referer),
             quoted(&self.user_agent),
-            dash(&self.version_id).to_owned(),
+            dash(&self.version_id),
             "-".to_owned(),
-            dash(&self.signature_version).to_owned(),
+            dash(&self.signature_version),
             "-".to_owned(),
-            dash(&self.auth_type).to_owned(),
-            dash(&self.host_header).to_owned(),
-            dash(&self.tls_version).to_owned(),
+            dash(&self.auth_type),
+            dash(&self.host_header),
+            dash(&self.tls_version),
             // Access Point ARN (no access points here) and aclRequired (no ACL was needed:
             // the gateway decides by owner, grants and policies first).
             "-".to_owned(),
@@ -348,6 +368,32 @@ mod tests {
             r.to_line(),
             "main b [06/Feb/2019:00:00:38 +0000] 127.0.0.1 - tx1 REST.GET.OBJECT a%20b.txt \"GET /b/a%20b.txt HTTP/1.1\" 403 AccessDenied - - 7 - \"-\" \"curl/8\" - - - - - h - - -"
         );
+    }
+
+    /// Values a client chose (a decoded `versionId`, a `Host`, a user agent) cannot end a
+    /// field or a record.
+    #[test]
+    fn client_values_cannot_forge_fields_or_records() {
+        let r = Record {
+            bucket_owner: "main".into(),
+            bucket: "b".into(),
+            request_id: "tx1".into(),
+            operation: "REST.GET.OBJECT".into(),
+            request_uri: "GET /b/k\" 204 HTTP/1.1".into(),
+            status: 200,
+            version_id: Some("x\nmain b [..] FORGED".into()),
+            host_header: Some("x y z".into()),
+            user_agent: Some("agent\" \"\\".into()),
+            ..Default::default()
+        };
+        let line = r.to_line();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains(" x%0Amain%20b%20[..]%20FORGED "), "{line}");
+        assert!(line.contains(" x%20y%20z "), "{line}");
+        assert!(line.contains("\"agent%22 %22%5C\""), "{line}");
+        assert!(line.contains("\"GET /b/k%22 204 HTTP/1.1\""), "{line}");
+        // 26 fields; the quoted request URI holds 3 spaces and the user agent 1.
+        assert_eq!(line.split(' ').count(), 26 + 3 + 1, "{line}");
     }
 
     #[test]

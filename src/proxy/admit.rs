@@ -222,6 +222,17 @@ impl Gateway {
                 "Request specific response headers cannot be used for anonymous GET requests ({name})."
             ));
         }
+        // Values the backend would echo into response headers carry no control characters.
+        if let Some((name, _)) = request
+            .query
+            .pairs()
+            .find(|(n, v)| RESPONSE_OVERRIDES.contains(n) && v.chars().any(char::is_control))
+        {
+            return Err(s3_error!(
+                InvalidArgument,
+                "The value of {name} may not contain control characters."
+            ));
+        }
         let copy_source = match ctx.op {
             S3Op::CopyObject | S3Op::UploadPartCopy => {
                 let headers = &session.req_header().headers;
@@ -237,9 +248,10 @@ impl Gateway {
                     })?
                     .unwrap_or("");
                 let source = CopySource::parse(raw)?;
-                self.authorize_copy_source(session, &identity, &source)
+                let pin = self
+                    .authorize_copy_source(session, &identity, &source)
                     .await?;
-                Some(source)
+                Some((source, pin))
             }
             _ => None,
         };
@@ -364,7 +376,7 @@ impl Gateway {
         session: &Session,
         identity: &Identity,
         source: &CopySource,
-    ) -> Result<(), S3Error> {
+    ) -> Result<Option<String>, S3Error> {
         let mut query = String::new();
         if let Some(v) = &source.version_id {
             query = format!("versionId={}", crate::s3::uri::encode_component(v));
@@ -382,17 +394,27 @@ impl Gateway {
             .await?
         {
             Decision::Deny => return Err(denied()),
-            Decision::Allow => return Ok(()),
+            Decision::Allow => return Ok(None),
             Decision::NotApplicable => {}
         }
+        // A source read because it is public-read is pinned to the ETag that was checked, as a
+        // public GET is: an ACL change in between cannot leak the next version.
         match &identity.user {
             Some(user) => {
-                authz::authorize_bucket(&self.state, user, &source.bucket, S3Op::GetObject).await
+                match authz::authorize_bucket(&self.state, user, &source.bucket, S3Op::GetObject)
+                    .await
+                {
+                    Ok(()) => Ok(None),
+                    Err(e) if e.code() == S3ErrorCode::AccessDenied => self
+                        .authorize_anonymous(S3Op::GetObject, &as_get)
+                        .await
+                        .map_err(|_| e),
+                    Err(e) => Err(e),
+                }
             }
             None => self
                 .authorize_anonymous(S3Op::GetObject, &as_get)
                 .await
-                .map(|_| ())
                 .map_err(|_| denied()),
         }
     }
@@ -493,9 +515,13 @@ impl Gateway {
         request: &S3Request,
         identity: &Identity,
         acl: CannedAcl,
-        copy_source: Option<CopySource>,
+        copy_source: Option<(CopySource, Option<String>)>,
         pin: Option<String>,
     ) -> Result<ForwardPlan, S3Error> {
+        let (copy_source, copy_pin) = match copy_source {
+            Some((source, pin)) => (Some(source), pin),
+            None => (None, None),
+        };
         let header = session.req_header();
         let headers = &header.headers;
         let acl_requested = headers.contains_key("x-amz-acl");
@@ -596,16 +622,18 @@ impl Gateway {
                 }
             }
         }
-        if let Some(etag) = pin {
-            // An anonymous read is pinned to the public version it was allowed for.
-            match plan.get("if-match") {
+        // A public read is pinned to the version it was allowed for: the object's, or the copy
+        // source's.
+        for (etag, header) in [(pin, "if-match"), (copy_pin, "x-amz-copy-source-if-match")] {
+            let Some(etag) = etag else { continue };
+            match plan.get(header) {
                 Some(theirs) if theirs != etag && theirs != "*" => {
                     return Err(s3_error!(
                         PreconditionFailed,
                         "At least one of the pre-conditions you specified did not hold."
                     ));
                 }
-                _ => plan.set("if-match", &etag)?,
+                _ => plan.set(header, &etag)?,
             }
         }
         let header = session.req_header();

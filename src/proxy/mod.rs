@@ -500,6 +500,31 @@ impl Gateway {
                 ),
             });
         }
+        let lists_owners = match ctx.op {
+            S3Op::ListObjects
+            | S3Op::ListObjectVersions
+            | S3Op::ListMultipartUploads
+            | S3Op::ListParts => true,
+            S3Op::ListObjectsV2 => ctx
+                .request
+                .as_ref()
+                .is_some_and(|r| r.query.get("fetch-owner") == Some("true")),
+            _ => false,
+        };
+        if lists_owners && resp.status == http::StatusCode::OK {
+            let bucket = ctx.request.as_ref()?.bucket.as_deref()?;
+            let owner = self.state.bucket(bucket).await.ok()??.owner.clone();
+            let display_name = self
+                .credentials
+                .load()
+                .display_name(&owner)
+                .unwrap_or(&owner)
+                .to_owned();
+            return Some(quirks::BodyFix::Owners {
+                id: owner,
+                display_name,
+            });
+        }
         if matches!(ctx.op, S3Op::CopyObject | S3Op::UploadPartCopy)
             && resp.status == http::StatusCode::OK
         {
@@ -736,8 +761,16 @@ impl ProxyHttp for Gateway {
             // The corrected body has another length: it goes out chunked (HTTP/2 frames it
             // itself; HTTP/1.0 reads it to the close).
             resp.remove_header(&http::header::CONTENT_LENGTH);
-            if session.req_header().version == http::Version::HTTP_11 {
-                resp.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
+            match session.req_header().version {
+                http::Version::HTTP_11 => {
+                    resp.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
+                }
+                // Without chunked coding, the end of the body is the end of the connection.
+                http::Version::HTTP_10 | http::Version::HTTP_09 => {
+                    session.set_keepalive(None);
+                    resp.insert_header(http::header::CONNECTION, "close")?;
+                }
+                _ => {}
             }
         }
         for (name, value) in &ctx.cors {

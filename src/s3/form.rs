@@ -324,10 +324,10 @@ pub fn object_headers(
         ));
         Ok(())
     };
-    let content_type = form
-        .field("content-type")
-        .or(form.file_content_type.as_deref())
-        .unwrap_or("binary/octet-stream");
+    // Only the form's own field, which the policy covers: the file part's header is the
+    // browser's guess and no policy condition ever sees it (a `text/html` upload could pass a
+    // policy written for images).
+    let content_type = form.field("content-type").unwrap_or("binary/octet-stream");
     push("content-type", content_type)?;
     if let Some(acl) = form.field("acl") {
         push("x-amz-acl", acl)?;
@@ -358,6 +358,8 @@ impl PostSuccess {
             .field("success_action_redirect")
             .or_else(|| form.field("redirect"))
             .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            // A redirect becomes a `Location` header: nothing that could end it.
+            .filter(|u| !u.chars().any(|c| c.is_control() || c == ' '))
         {
             return PostSuccess::Redirect(url.to_owned());
         }

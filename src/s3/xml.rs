@@ -201,7 +201,7 @@ impl DeleteRequest {
         }
         for o in objects {
             out.push_str("<Object><Key>");
-            out.push_str(&escape(o.key.as_str()));
+            out.push_str(&escape_all(&o.key));
             out.push_str("</Key>");
             if let Some(v) = &o.version_id {
                 out.push_str("<VersionId>");
@@ -213,6 +213,15 @@ impl DeleteRequest {
         out.push_str("</Delete>");
         out
     }
+}
+
+/// XML text for any string, whitespace controls included: a parser normalises a literal CR
+/// (or CRLF) to LF, so a key the gateway authorized as `k\r` would reach the backend as `k\n`.
+fn escape_all(value: &str) -> String {
+    quick_xml::escape::escape(value)
+        .replace('\r', "&#13;")
+        .replace('\n', "&#10;")
+        .replace('\t', "&#9;")
 }
 
 /// `<Error>` entries of a DeleteResult for objects the gateway refused.

@@ -97,10 +97,13 @@ pub enum BodyFix {
     QuoteEtag,
     /// The whole body replaced by the gateway's own (an answer the backend got wrong).
     Replace(Bytes),
+    /// A listing's `<Owner>` and `<Initiator>`: the backend's service account owns everything
+    /// there, so they name the bucket's owner at the gateway instead.
+    Owners { id: String, display_name: String },
 }
 
 /// The largest body a fix reads whole; a bigger one passes unchanged.
-pub const MAX_FIXED_BODY: usize = 256 * 1024;
+pub const MAX_FIXED_BODY: usize = 4 * 1024 * 1024;
 
 impl BodyFix {
     /// Applies the fix to a whole body.
@@ -148,9 +151,37 @@ impl BodyFix {
                 _ => text.to_owned(),
             },
             BodyFix::Replace(replacement) => return replacement.clone(),
+            BodyFix::Owners { id, display_name } => {
+                let inner = format!(
+                    "<ID>{}</ID><DisplayName>{}</DisplayName>",
+                    quick_xml::escape::escape(id.as_str()),
+                    quick_xml::escape::escape(display_name.as_str())
+                );
+                let text = replace_all_elements(text, "Owner", &inner);
+                replace_all_elements(&text, "Initiator", &inner)
+            }
         };
         Bytes::from(fixed)
     }
+}
+
+/// `text` with the content of every `<tag>` element replaced by `content` (XML text).
+fn replace_all_elements(text: &str, tag: &str, content: &str) -> String {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(&open) {
+        let inner = start + open.len();
+        let Some(end) = rest[inner..].find(&close).map(|e| inner + e) else {
+            break;
+        };
+        out.push_str(&rest[..inner]);
+        out.push_str(content);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The text of the first `<tag>` element.
@@ -253,6 +284,23 @@ mod tests {
         assert_eq!(current_delete_marker(listing, "a"), None);
         let live = br#"<ListVersionsResult><Version><Key>k</Key><VersionId>v2</VersionId><IsLatest>true</IsLatest></Version><DeleteMarker><Key>k</Key><VersionId>m1</VersionId><IsLatest>false</IsLatest></DeleteMarker></ListVersionsResult>"#;
         assert_eq!(current_delete_marker(live, "k"), None);
+        let listing = br#"<ListBucketResult><Contents><Key>a</Key><Owner><ID>svc</ID><DisplayName>Backend Service</DisplayName></Owner></Contents><Contents><Key>b</Key><Owner><ID>svc</ID></Owner></Contents></ListBucketResult>"#;
+        let fixed = BodyFix::Owners {
+            id: "main".into(),
+            display_name: "Main & Co".into(),
+        }
+        .apply(listing);
+        let fixed = std::str::from_utf8(&fixed).unwrap();
+        assert!(
+            !fixed.contains("svc") && !fixed.contains("Backend"),
+            "{fixed}"
+        );
+        assert_eq!(
+            fixed
+                .matches("<ID>main</ID><DisplayName>Main &amp; Co</DisplayName>")
+                .count(),
+            2
+        );
         let quoted = br#"<CopyPartResult><ETag>&quot;abc&quot;</ETag></CopyPartResult>"#;
         assert_eq!(BodyFix::QuoteEtag.apply(quoted).as_ref(), quoted);
     }

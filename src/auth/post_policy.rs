@@ -54,6 +54,9 @@ pub fn verify(
     let expiration = policy_json
         .get("expiration")
         .and_then(Value::as_str)
+        // ISO 8601 as S3 writes it (`2030-01-01T00:00:00.000Z`): RFC 3339's other spellings
+        // (a space for the `T`) are not accepted.
+        .filter(|s| s.as_bytes().get(10) == Some(&b'T'))
         .and_then(|s| {
             time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
         })
@@ -75,6 +78,12 @@ pub fn verify(
                 "Invalid Policy: the policy has no 'conditions' list."
             )
         })?;
+    if conditions.is_empty() {
+        return Err(s3_error!(
+            InvalidPolicyDocument,
+            "Invalid Policy: the policy's 'conditions' list is empty."
+        ));
+    }
 
     let raw_key = form.field("key").ok_or_else(|| {
         s3_error!(
@@ -241,19 +250,24 @@ fn verify_signature(
         }
         return Ok((user.clone(), false));
     }
-    if let (Some(access_key), Some(signature)) =
-        (form.field("AWSAccessKeyId"), form.field("signature"))
-    {
-        let user = sigv4::lookup(store, access_key)?;
-        if !crate::auth::sigv2::signature_matches(user, policy_b64.as_bytes(), signature) {
-            return Err(mismatch());
+    match (form.field("AWSAccessKeyId"), form.field("signature")) {
+        (Some(access_key), Some(signature)) => {
+            let user = sigv4::lookup(store, access_key)?;
+            if !crate::auth::sigv2::signature_matches(user, policy_b64.as_bytes(), signature) {
+                return Err(mismatch());
+            }
+            Ok((user.clone(), true))
         }
-        return Ok((user.clone(), true));
+        // A policy without its signature is a malformed form, not an anonymous one (S3: 400).
+        (Some(_), None) => Err(s3_error!(
+            InvalidArgument,
+            "Bucket POST must contain a field named 'Signature'."
+        )),
+        (None, _) => Err(s3_error!(
+            InvalidArgument,
+            "Bucket POST must contain a field named 'AWSAccessKeyId' (V2) or 'x-amz-credential' (V4)."
+        )),
     }
-    Err(s3_error!(
-        AccessDenied,
-        "The POST form is not signed: it needs x-amz-signature (V4) or signature (V2)."
-    ))
 }
 
 #[cfg(test)]

@@ -373,6 +373,12 @@ impl BucketPolicy {
                 "Statement {name}: a bucket policy statement needs a Principal"
             )));
         }
+        if allow && not_principal.is_some() {
+            // "Everyone but X" may do this: S3 (and RGW) refuse it in a bucket policy.
+            return Err(malformed(format!(
+                "Statement {name}: NotPrincipal may be used only with Effect Deny"
+            )));
+        }
         let actions = obj
             .get("Action")
             .map(|v| strings(v, "Action"))
@@ -418,9 +424,14 @@ impl BucketPolicy {
         }
         let own = format!("arn:aws:s3:::{bucket}");
         for r in resources.iter().chain(&not_resources) {
+            // A pattern may be wider than the bucket (`arn:aws:s3:::*`), as long as it covers
+            // the bucket or its objects; it can never reach another bucket's, since a policy
+            // only ever applies to requests on its own bucket.
+            let literal = &r[..r.find(['*', '?']).unwrap_or(r.len())];
             let inside = r == &own
                 || r.strip_prefix(&own)
-                    .is_some_and(|rest| rest.starts_with('/'));
+                    .is_some_and(|rest| rest.starts_with('/'))
+                || (literal.len() < r.len() && format!("{own}/").starts_with(literal));
             if !inside {
                 return Err(malformed(format!(
                     "Statement {name}: Policy has invalid resource {r:?}: it must be inside {own}"
@@ -964,6 +975,14 @@ mod tests {
         assert!(err(r#"{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#).message().contains("Effect"));
         assert!(err(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:Fly","Resource":"arn:aws:s3:::b/*"}]}"#).message().contains("s3:Fly"));
         assert!(err(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#).message().contains("other"));
+        assert!(err(r#"{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"alt"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#).message().contains("NotPrincipal"));
+        // Wider patterns that cover the bucket are fine.
+        for wide in ["arn:aws:s3:::*", "arn:aws:s3:::b*", "arn:aws:s3:::*/*"] {
+            let doc = format!(
+                r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"{wide}"}}]}}"#
+            );
+            BucketPolicy::parse(doc.as_bytes(), "b").unwrap_or_else(|e| panic!("{wide}: {e}"));
+        }
         assert!(err(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringWhatever":{"s3:prefix":"x"}}}]}"#).message().contains("StringWhatever"));
         assert!(err(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/":"v"}}}]}"#).message().contains("condition key"));
     }

@@ -19,6 +19,18 @@ use crate::s3_error;
 /// The built-in DigitalOcean Spaces profile.
 pub const SPACES: &str = include_str!("../../policies/spaces.toml");
 
+/// Every canned ACL S3 defines.
+const S3_CANNED_ACLS: &[&str] = &[
+    "private",
+    "public-read",
+    "public-read-write",
+    "aws-exec-read",
+    "authenticated-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+];
+
 /// What the gateway does with one operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -181,11 +193,17 @@ impl Profile {
         if let Some(acl) = header("x-amz-acl")
             && !self.acl.canned.iter().any(|c| c == acl)
         {
-            return Err(s3_error!(
-                NotImplemented,
-                "The canned ACL {acl:?} is not supported; use one of: {}.",
-                self.acl.canned.join(", ")
-            ));
+            // A canned ACL S3 knows but the profile leaves out is a feature Spaces lacks (501);
+            // anything else is no canned ACL at all (400, as S3 answers it).
+            return Err(if S3_CANNED_ACLS.contains(&acl) {
+                s3_error!(
+                    NotImplemented,
+                    "The canned ACL {acl:?} is not supported; use one of: {}.",
+                    self.acl.canned.join(", ")
+                )
+            } else {
+                s3_error!(InvalidArgument, "{acl:?} is not a canned ACL.")
+            });
         }
         for name in headers.keys().map(|n| n.as_str()) {
             if name.starts_with("x-amz-grant-") {

@@ -552,16 +552,19 @@ pub fn access_control_policy(
     let (id, name) = (escape(owner_id), escape(owner_name));
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AccessControlPolicy xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
-         <Owner><ID>{id}</ID><DisplayName>{name}</DisplayName></Owner><AccessControlList>\
-         <Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">\
-         <ID>{id}</ID><DisplayName>{name}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
+         <Owner><ID>{id}</ID><DisplayName>{name}</DisplayName></Owner><AccessControlList>"
     );
+    // The group grant first, as RGW (the engine Spaces runs on) lists it.
     if acl == crate::s3::acl::CannedAcl::PublicRead {
         out.push_str(&format!(
             "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\">\
              <URI>{ALL_USERS}</URI></Grantee><Permission>READ</Permission></Grant>"
         ));
     }
+    out.push_str(&format!(
+        "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">\
+         <ID>{id}</ID><DisplayName>{name}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
+    ));
     out.push_str("</AccessControlList></AccessControlPolicy>");
     out
 }

@@ -107,6 +107,8 @@ pub fn verify_header(
         })?;
     let signed_at = parse_date_header(date)
         .or_else(|| crate::auth::sigv4::parse_amz_date(date))
+        // A date before the epoch is no valid date (S3: AccessDenied, not a clock skew).
+        .filter(|t| *t >= UNIX_EPOCH)
         .ok_or_else(|| {
             s3_error!(
                 AccessDenied,
@@ -509,6 +511,11 @@ mod tests {
         let late = parse_date_header("Tue, 27 Mar 2007 20:36:42 +0000").unwrap();
         let e = verify_header(&req, "AWS AKIAIOSFODNN7EXAMPLE:x", &store(), late).unwrap_err();
         assert_eq!(e.code().as_str(), "RequestTimeTooSkewed");
+        let h = headers(&[("date", "Tue, 07 Jul 1950 21:53:04 GMT")]);
+        let before_epoch = SignedParts { headers: &h, ..req };
+        let e =
+            verify_header(&before_epoch, "AWS AKIAIOSFODNN7EXAMPLE:x", &store(), late).unwrap_err();
+        assert_eq!(e.code().as_str(), "AccessDenied");
         let e = verify_header(&req, "AWS nocolon", &store(), late).unwrap_err();
         assert_eq!(e.code().as_str(), "InvalidArgument");
         let e = verify_header(&req, "AWS NOPE:x", &store(), late).unwrap_err();

@@ -225,21 +225,29 @@ pub fn verify_presigned(
             "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
         )
     })?;
-    let expires: u64 = param("X-Amz-Expires")?.parse().map_err(|_| {
+    let expires: i64 = param("X-Amz-Expires")?.parse().map_err(|_| {
         s3_error!(
             AuthorizationQueryParametersError,
             "X-Amz-Expires should be a number"
         )
     })?;
+    // Spaces (RGW) answers an expiry out of range as a refused request, 403, where AWS
+    // answers 400: the Spaces profile follows Spaces.
+    let Ok(expires) = u64::try_from(expires) else {
+        return Err(s3_error!(
+            AccessDenied,
+            "X-Amz-Expires must be non-negative"
+        ));
+    };
     if expires < 1 {
         return Err(s3_error!(
-            AuthorizationQueryParametersError,
+            AccessDenied,
             "X-Amz-Expires must be non-negative"
         ));
     }
     if expires > MAX_EXPIRES {
         return Err(s3_error!(
-            AuthorizationQueryParametersError,
+            AccessDenied,
             "X-Amz-Expires must be less than a week (in seconds) that is 604800"
         ));
     }
@@ -663,8 +671,10 @@ mod tests {
     fn presigned_expiry_bounds() {
         let h = headers(&[("host", "h")]);
         for (expires, code) in [
-            ("0", "AuthorizationQueryParametersError"),
-            ("604801", "AuthorizationQueryParametersError"),
+            ("0", "AccessDenied"),
+            ("-7", "AccessDenied"),
+            ("604801", "AccessDenied"),
+            ("soon", "AuthorizationQueryParametersError"),
         ] {
             let q = Query::parse(&format!("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host&X-Amz-Signature=00")).unwrap();
             let req = SignedParts {

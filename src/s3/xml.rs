@@ -101,10 +101,11 @@ impl CompleteMultipartUpload {
                 "a CompleteMultipartUpload names at least one part".into(),
             ));
         }
+        // Ascending; a part listed twice in a row is tolerated, as RGW (Spaces) tolerates it.
         if complete
             .parts
             .windows(2)
-            .any(|w| w[0].part_number >= w[1].part_number)
+            .any(|w| w[0].part_number > w[1].part_number)
         {
             return Err(s3_error!(
                 InvalidPartOrder,

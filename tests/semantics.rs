@@ -701,3 +701,43 @@ async fn delete_markers_and_unknown_versions_answer_as_s3() {
         .unwrap_err();
     assert_eq!(e.into_service_error().code(), Some("NoSuchVersion"));
 }
+
+/// ListBuckets pages with `max-buckets` and a continuation token, and filters by `prefix`.
+#[tokio::test]
+async fn list_buckets_pages() {
+    let alt = client_for(own_gateway(), ALT);
+    let prefix = bucket_name("sem-pages");
+    for n in 1..=3 {
+        alt.create_bucket()
+            .bucket(format!("{prefix}-{n}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let page = alt
+            .list_buckets()
+            .prefix(&prefix)
+            .max_buckets(2)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .unwrap();
+        assert!(page.buckets().len() <= 2);
+        seen.extend(
+            page.buckets()
+                .iter()
+                .filter_map(|b| b.name().map(str::to_owned)),
+        );
+        match page.continuation_token() {
+            Some(next) => token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        (1..=3).map(|n| format!("{prefix}-{n}")).collect::<Vec<_>>()
+    );
+}

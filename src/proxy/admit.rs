@@ -127,10 +127,16 @@ impl Gateway {
         }
         {
             let header = session.req_header();
+            // An actual request that names the method it stands for (as a preflight does) is
+            // matched by that method, as RGW (Spaces) matches it.
             let method = if ctx.op == S3Op::PostObject {
                 "POST"
             } else {
-                header.method.as_str()
+                header
+                    .headers
+                    .get("access-control-request-method")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(header.method.as_str())
             };
             ctx.cors = self.cors_for(request, method, &header.headers).await;
         }
@@ -342,7 +348,7 @@ impl Gateway {
         match served {
             Served::ListBuckets => {
                 let user = identity.user.as_ref().ok_or_else(anonymous_denied)?;
-                self.list_buckets(user).await
+                self.list_buckets(user, request).await
             }
             Served::Location => Ok(Answer::xml(crate::s3::xml::location_constraint(
                 &self.region,

@@ -111,7 +111,8 @@ impl Gateway {
     }
 
     /// ListBuckets, answered by the gateway: the backend's buckets that the caller owns.
-    async fn list_buckets(&self, user: &User) -> Result<Answer, S3Error> {
+    async fn list_buckets(&self, user: &User, request: &S3Request) -> Result<Answer, S3Error> {
+        let mut page = xml::BucketPage::from_query(&request.query)?;
         let r = self
             .client
             .send(http::Method::GET, "/", &[], Bytes::new())
@@ -138,7 +139,8 @@ impl Gateway {
             .into_iter()
             .filter(|b| mine.contains(&b.name))
             .collect();
-        let document = xml::list_buckets_result(&user.id, &user.display_name, &listed);
+        let listed = page.select(listed);
+        let document = xml::list_buckets_result(&user.id, &user.display_name, &listed, &page);
         Ok(Answer::xml(document))
     }
 

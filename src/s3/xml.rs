@@ -337,6 +337,38 @@ mod tests {
     }
 
     #[test]
+    fn bucket_pages_follow_the_token() {
+        let all = |names: &[&str]| -> Vec<ListedBucket> {
+            names
+                .iter()
+                .map(|n| ListedBucket {
+                    name: n.to_string(),
+                    creation_date: String::new(),
+                })
+                .collect()
+        };
+        let names = |bs: &[ListedBucket]| bs.iter().map(|b| b.name.clone()).collect::<Vec<_>>();
+        let q = crate::s3::uri::Query::parse("max-buckets=2&prefix=a").unwrap();
+        let mut page = BucketPage::from_query(&q).unwrap();
+        let first = page.select(all(&["c", "ab", "aa", "ac"]));
+        assert_eq!(names(&first), ["aa", "ab"]);
+        let token = page.continuation_token.clone().unwrap();
+        let q = crate::s3::uri::Query::parse(&format!(
+            "max-buckets=2&prefix=a&continuation-token={token}"
+        ))
+        .unwrap();
+        let mut page = BucketPage::from_query(&q).unwrap();
+        assert_eq!(names(&page.select(all(&["c", "ab", "aa", "ac"]))), ["ac"]);
+        assert_eq!(page.continuation_token, None);
+        for bad in ["max-buckets=0", "max-buckets=x", "continuation-token=%%%"] {
+            let q = crate::s3::uri::Query::parse(bad);
+            if let Ok(q) = q {
+                assert!(BucketPage::from_query(&q).is_err(), "{bad}");
+            }
+        }
+    }
+
+    #[test]
     fn versioning_documents_are_validated() {
         let ok = VersioningConfiguration::parse(
             br#"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#,
@@ -439,7 +471,12 @@ pub fn location_constraint(region: &str) -> String {
 }
 
 /// The ListBuckets answer the gateway writes: the caller's buckets, the caller as owner.
-pub fn list_buckets_result(owner_id: &str, owner_name: &str, buckets: &[ListedBucket]) -> String {
+pub fn list_buckets_result(
+    owner_id: &str,
+    owner_name: &str,
+    buckets: &[ListedBucket],
+    page: &BucketPage,
+) -> String {
     use quick_xml::escape::escape;
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
@@ -456,8 +493,93 @@ pub fn list_buckets_result(owner_id: &str, owner_name: &str, buckets: &[ListedBu
             escape(&b.creation_date)
         ));
     }
-    out.push_str("</Buckets></ListAllMyBucketsResult>");
+    out.push_str("</Buckets>");
+    if let Some(token) = &page.continuation_token {
+        out.push_str(&format!(
+            "<ContinuationToken>{}</ContinuationToken>",
+            escape(token)
+        ));
+    }
+    if let Some(prefix) = &page.prefix {
+        out.push_str(&format!("<Prefix>{}</Prefix>", escape(prefix)));
+    }
+    out.push_str("</ListAllMyBucketsResult>");
     out
+}
+
+/// How much of a ListBuckets answer to give: `prefix`, `max-buckets` and `continuation-token`
+/// (the name of the last bucket of the previous page, base64-encoded).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BucketPage {
+    pub prefix: Option<String>,
+    pub max_buckets: Option<usize>,
+    pub start_after: Option<String>,
+    /// The token for the next page, set when there is one.
+    pub continuation_token: Option<String>,
+}
+
+impl BucketPage {
+    /// Reads the page parameters of a ListBuckets query.
+    pub fn from_query(query: &crate::s3::uri::Query) -> Result<Self, S3Error> {
+        use base64::Engine;
+        let max_buckets = match query.get("max-buckets") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| {
+                        s3_error!(
+                            InvalidArgument,
+                            "max-buckets must be an integer between 1 and 10000."
+                        )
+                    })?,
+            ),
+        };
+        let start_after = match query.get("continuation-token") {
+            None => None,
+            Some(token) => Some(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(token)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        s3_error!(
+                            InvalidArgument,
+                            "The continuation token provided is incorrect."
+                        )
+                    })?,
+            ),
+        };
+        Ok(BucketPage {
+            prefix: query.get("prefix").map(str::to_owned),
+            max_buckets,
+            start_after,
+            continuation_token: None,
+        })
+    }
+
+    /// This page of `names` (sorted by name), setting the next page's token.
+    pub fn select(&mut self, mut buckets: Vec<ListedBucket>) -> Vec<ListedBucket> {
+        use base64::Engine;
+        buckets.sort_by(|a, b| a.name.cmp(&b.name));
+        buckets.retain(|b| {
+            self.prefix.as_deref().is_none_or(|p| b.name.starts_with(p))
+                && self
+                    .start_after
+                    .as_deref()
+                    .is_none_or(|s| b.name.as_str() > s)
+        });
+        if let Some(max) = self.max_buckets
+            && buckets.len() > max
+        {
+            buckets.truncate(max);
+            self.continuation_token = buckets.last().map(|b| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b.name.as_bytes())
+            });
+        }
+        buckets
+    }
 }
 
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";

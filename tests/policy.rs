@@ -276,3 +276,42 @@ async fn conditions_on_object_tags() {
         );
     }
 }
+
+/// A missing key answers 404 to a caller whom the policy lets list that prefix (S3 tells
+/// "missing" from "private" exactly to those who could list it), 403 to anyone else.
+#[tokio::test]
+async fn a_missing_key_is_404_to_those_who_may_list_it() {
+    let (c, b) = bucket_with("policy-list404", &[]).await;
+    set_policy(
+        &c,
+        &b,
+        r#"{"Effect":"Allow","Principal":{"AWS":"alt"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::BUCKET","Condition":{"StringLike":{"s3:prefix":"public/*"}}}"#,
+    )
+    .await;
+    let alt = client(ALT);
+    let status =
+        |r: Result<_, aws_sdk_s3::error::SdkError<_, aws_sdk_s3::config::http::HttpResponse>>| {
+            r.map(|_: aws_sdk_s3::operation::head_object::HeadObjectOutput| 200)
+                .unwrap_or_else(|e| e.raw_response().map_or(0, |r| r.status().as_u16()))
+        };
+    assert_eq!(
+        status(
+            alt.head_object()
+                .bucket(&b)
+                .key("public/missing")
+                .send()
+                .await
+        ),
+        404
+    );
+    assert_eq!(
+        status(
+            alt.head_object()
+                .bucket(&b)
+                .key("private/missing")
+                .send()
+                .await
+        ),
+        403
+    );
+}

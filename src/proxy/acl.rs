@@ -228,10 +228,15 @@ impl Gateway {
     /// Anonymous requests: reads of public-read objects, listings of public-read buckets.
     /// Everything else is AccessDenied. Returns the object's ETag for public object reads, which
     /// the forwarded GET pins with `If-Match` so an ACL change in between cannot leak.
+    ///
+    /// A missing key answers `NoSuchKey` only to a caller who may list the bucket (it is
+    /// public-read, or `may_list`: a bucket policy lets the caller list that key's prefix);
+    /// to anyone else missing and private look alike.
     pub(super) async fn authorize_anonymous(
         &self,
         op: S3Op,
         request: &S3Request,
+        may_list: bool,
     ) -> Result<Option<String>, S3Error> {
         let denied = || s3_error!(AccessDenied, "Access Denied");
         let Some(bucket) = &request.bucket else {
@@ -261,7 +266,7 @@ impl Gateway {
                     // A missing key may be told apart only where listing is public anyway.
                     Err(e)
                         if e.code().as_str() == "NoSuchKey"
-                            && record.acl == CannedAcl::PublicRead =>
+                            && (record.acl == CannedAcl::PublicRead || may_list) =>
                     {
                         Err(e)
                     }

@@ -212,11 +212,22 @@ impl Gateway {
                     if e.code() != S3ErrorCode::AccessDenied || !authz::may_be_public(op) {
                         return Err(e);
                     }
-                    pin = self.authorize_anonymous(op, request).await.map_err(|_| e)?;
+                    let may_list = self.may_list_key(session, request, &identity).await?;
+                    pin = self
+                        .authorize_anonymous(op, request, may_list)
+                        .await
+                        .map_err(|err| {
+                            if err.code() == S3ErrorCode::NoSuchKey {
+                                err
+                            } else {
+                                e
+                            }
+                        })?;
                 }
             }
             (None, _, _) if !policy_allows => {
-                pin = self.authorize_anonymous(ctx.op, request).await?;
+                let may_list = self.may_list_key(session, request, &identity).await?;
+                pin = self.authorize_anonymous(ctx.op, request, may_list).await?;
             }
             _ => {}
         }
@@ -321,6 +332,28 @@ impl Gateway {
         }
     }
 
+    /// Whether a bucket policy lets the caller list the prefix that is the requested key (so a
+    /// missing key may answer `NoSuchKey` rather than look private).
+    async fn may_list_key(
+        &self,
+        session: &Session,
+        request: &S3Request,
+        identity: &Identity,
+    ) -> Result<bool, S3Error> {
+        let Some(key) = &request.key else {
+            return Ok(false);
+        };
+        let listing = S3Request {
+            key: None,
+            query: Query::parse(&format!("prefix={}", crate::s3::uri::encode_component(key)))?,
+            ..request.clone()
+        };
+        Ok(self
+            .policy_decision(session, S3Op::ListObjects, &listing, identity)
+            .await?
+            == Decision::Allow)
+    }
+
     /// A refusal, unless the bucket does not exist at all: then every caller learns
     /// `404 NoSuchBucket`, as S3 answers (the names are global and public).
     async fn missing_bucket_or(&self, request: &S3Request, op: S3Op, denied: S3Error) -> S3Error {
@@ -412,14 +445,14 @@ impl Gateway {
                 {
                     Ok(()) => Ok(None),
                     Err(e) if e.code() == S3ErrorCode::AccessDenied => self
-                        .authorize_anonymous(S3Op::GetObject, &as_get)
+                        .authorize_anonymous(S3Op::GetObject, &as_get, false)
                         .await
                         .map_err(|_| e),
                     Err(e) => Err(e),
                 }
             }
             None => self
-                .authorize_anonymous(S3Op::GetObject, &as_get)
+                .authorize_anonymous(S3Op::GetObject, &as_get, false)
                 .await
                 .map_err(|_| denied()),
         }

@@ -57,6 +57,21 @@ pub struct Tag {
     pub value: String,
 }
 
+/// `400 MalformedXML`, saying why.
+fn malformed(why: String) -> S3Error {
+    s3_error!(
+        MalformedXML,
+        "The XML you provided was not well-formed or did not validate against our published schema: {why}"
+    )
+}
+
+/// Parses a document a client sent: anything that is not UTF-8 or not the schema is
+/// `400 MalformedXML`.
+pub fn parse_client<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, S3Error> {
+    let text = std::str::from_utf8(body).map_err(|_| malformed("not UTF-8".into()))?;
+    quick_xml::de::from_str(text).map_err(|e| malformed(e.to_string()))
+}
+
 /// One part of a `CompleteMultipartUpload` request.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct CompletedPart {
@@ -87,15 +102,7 @@ pub struct CompleteMultipartUpload {
 
 impl CompleteMultipartUpload {
     pub fn parse(body: &[u8]) -> Result<Self, S3Error> {
-        let malformed = |why: String| {
-            s3_error!(
-                MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema: {why}"
-            )
-        };
-        let text = std::str::from_utf8(body).map_err(|_| malformed("not UTF-8".into()))?;
-        let complete: CompleteMultipartUpload =
-            quick_xml::de::from_str(text).map_err(|e| malformed(e.to_string()))?;
+        let complete: CompleteMultipartUpload = parse_client(body)?;
         if complete.parts.is_empty() {
             return Err(malformed(
                 "a CompleteMultipartUpload names at least one part".into(),
@@ -170,15 +177,7 @@ pub const MAX_DELETE_OBJECTS: usize = 1000;
 
 impl DeleteRequest {
     pub fn parse(body: &[u8]) -> Result<Self, S3Error> {
-        let malformed = |why: String| {
-            s3_error!(
-                MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema: {why}"
-            )
-        };
-        let text = std::str::from_utf8(body).map_err(|_| malformed("not UTF-8".into()))?;
-        let request: DeleteRequest =
-            quick_xml::de::from_str(text).map_err(|e| malformed(e.to_string()))?;
+        let request: DeleteRequest = parse_client(body)?;
         if request.objects.is_empty() || request.objects.len() > MAX_DELETE_OBJECTS {
             return Err(malformed(format!(
                 "a Delete names 1 to {MAX_DELETE_OBJECTS} objects, this one {}",
@@ -258,15 +257,7 @@ pub struct VersioningConfiguration {
 
 impl VersioningConfiguration {
     pub fn parse(body: &[u8]) -> Result<Self, S3Error> {
-        let malformed = |why: String| {
-            s3_error!(
-                MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema: {why}"
-            )
-        };
-        let text = std::str::from_utf8(body).map_err(|_| malformed("not UTF-8".into()))?;
-        let config: VersioningConfiguration =
-            quick_xml::de::from_str(text).map_err(|e| malformed(e.to_string()))?;
+        let config: VersioningConfiguration = parse_client(body)?;
         match config.status.as_deref() {
             None | Some("Enabled" | "Suspended") => {}
             Some(other) => return Err(malformed(format!("Status {other:?}"))),

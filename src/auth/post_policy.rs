@@ -109,6 +109,8 @@ pub fn verify(
     let mut length_range = None;
     for condition in conditions {
         match condition {
+            // `{}` states nothing: an invalid condition, not one that always holds.
+            Value::Object(map) if map.is_empty() => return Err(policy_error(condition)),
             Value::Object(map) => {
                 for (name, want) in map {
                     let want = want.as_str().ok_or_else(|| policy_error(condition))?;

@@ -502,17 +502,22 @@ impl Gateway {
                 ),
             });
         }
-        let lists_owners = match ctx.op {
-            S3Op::ListObjects
-            | S3Op::ListObjectVersions
-            | S3Op::ListMultipartUploads
-            | S3Op::ListParts => true,
-            S3Op::ListObjectsV2 => ctx
-                .request
-                .as_ref()
-                .is_some_and(|r| r.query.get("fetch-owner") == Some("true")),
-            _ => false,
-        };
+        let website = ctx
+            .request
+            .as_ref()
+            .is_some_and(|r| r.addressing == crate::s3::request::Addressing::Website);
+        let lists_owners = !website
+            && match ctx.op {
+                S3Op::ListObjects
+                | S3Op::ListObjectVersions
+                | S3Op::ListMultipartUploads
+                | S3Op::ListParts => true,
+                S3Op::ListObjectsV2 => ctx
+                    .request
+                    .as_ref()
+                    .is_some_and(|r| r.query.get("fetch-owner") == Some("true")),
+                _ => false,
+            };
         if lists_owners && resp.status == http::StatusCode::OK {
             let bucket = ctx.request.as_ref()?.bucket.as_deref()?;
             let owner = self.state.bucket(bucket).await.ok()??.owner.clone();

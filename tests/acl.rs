@@ -300,21 +300,50 @@ async fn acls_are_per_version() {
         anonymous("GET", &format!("/{b}/k?versionId={v1}")),
         (200, "one".into())
     );
-    // An ACL change on an old version must not roll the object back to that version's content.
-    let e = c
-        .put_object_acl()
+    // PutObjectAcl on an old version changes that version's ACL in place: no new version, and
+    // the object is not rolled back to that version's content.
+    c.put_object_acl()
         .bucket(&b)
         .key("k")
         .version_id(&v1)
         .acl(ObjectCannedAcl::Private)
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(e.into_service_error().code(), Some("NotImplemented"));
+        .unwrap();
+    assert_eq!(anonymous("GET", &format!("/{b}/k?versionId={v1}")).0, 403);
     let current = c.get_object().bucket(&b).key("k").send().await.unwrap();
     assert_eq!(
         current.body.collect().await.unwrap().into_bytes().as_ref(),
         b"content"
+    );
+    let versions = c.list_object_versions().bucket(&b).send().await.unwrap();
+    assert_eq!(versions.versions().len(), 2, "no version was added");
+    // And back: the old version is public again, and says so.
+    c.put_object_acl()
+        .bucket(&b)
+        .key("k")
+        .version_id(&v1)
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous("GET", &format!("/{b}/k?versionId={v1}")),
+        (200, "one".into())
+    );
+    let acl = c
+        .get_object_acl()
+        .bucket(&b)
+        .key("k")
+        .version_id(&v1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acl.grants().len(), 2, "{acl:?}");
+    assert_eq!(
+        anonymous("GET", &format!("/{b}/k")).0,
+        403,
+        "the current one stays private"
     );
 }
 

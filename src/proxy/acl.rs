@@ -3,8 +3,12 @@
 //! through overwrites (a new PUT without an ACL is private), deletes and versions, and copies do
 //! not inherit them. Anonymous reads are decided here too.
 //!
-//! Trade-off of the metadata choice: PutObjectAcl rewrites the object's metadata in place (a
-//! server-side copy onto itself), which in a versioned bucket makes a new current version.
+//! Trade-off of the metadata choice: versions are immutable, so PutObjectAcl without a
+//! `versionId` rewrites the object's metadata (a server-side copy onto itself: its
+//! LastModified changes, and in a versioned bucket it makes a new current version). With a
+//! `versionId`, the ACL is recorded beside that version in the system bucket
+//! (`version-acls/<bucket>/<version>/<key>`) and wins over its metadata: no copy, no new
+//! version, no rollback.
 
 use bytes::Bytes;
 use http::Method;
@@ -103,6 +107,27 @@ impl Gateway {
         }
     }
 
+    /// The ACL of the object version a HEAD answered for: the one PutObjectAcl recorded for
+    /// that version by its id, else the one in its metadata.
+    pub(super) async fn effective_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        head: &BackendResponse,
+    ) -> Result<CannedAcl, S3Error> {
+        let version = head
+            .headers
+            .get("x-amz-version-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && *v != "null");
+        if let Some(version) = version
+            && let Some(acl) = self.state.version_acl(bucket, key, version).await?
+        {
+            return Ok(acl);
+        }
+        Ok(object_acl(&head.headers))
+    }
+
     /// The ACL a PutBucketAcl/PutObjectAcl asks for: `x-amz-acl`, or an `AccessControlPolicy`
     /// (the verified body).
     fn requested_acl(
@@ -163,26 +188,16 @@ impl Gateway {
             }
             S3Op::GetObjectAcl => {
                 let head = self.head_object(&bucket, &key, version.as_deref()).await?;
-                Ok(policy(object_acl(&head.headers)))
+                Ok(policy(self.effective_acl(&bucket, &key, &head).await?))
             }
             S3Op::PutObjectAcl => {
                 let acl = Self::requested_acl(acl_header, &body, &owner)?;
                 let head = self.head_object(&bucket, &key, version.as_deref()).await?;
-                // The ACL is rewritten by copying the object onto itself, which makes the copied
-                // version current: only the current version may be re-described this way, or
-                // an ACL change would roll the object back to old content.
-                if let Some(v) = &version {
-                    let current = self.head_object(&bucket, &key, None).await.ok();
-                    let current_id = current
-                        .as_ref()
-                        .and_then(|h| h.headers.get("x-amz-version-id"))
-                        .and_then(|v| v.to_str().ok());
-                    if current_id != Some(v.as_str()) {
-                        return Err(s3_error!(
-                            NotImplemented,
-                            "Changing the ACL of a version that is not the current one is not supported."
-                        ));
-                    }
+                // A named version is immutable: its ACL is recorded beside it, in place, with no
+                // new version and no copy (a copy would make it current and roll the object back).
+                if let Some(v) = version.as_deref().filter(|v| *v != "null") {
+                    self.state.set_version_acl(&bucket, &key, v, acl).await?;
+                    return Ok(Answer::empty(200));
                 }
                 let mut source = format!(
                     "/{}/{}",
@@ -258,11 +273,16 @@ impl Gateway {
                     .head_object(bucket, key, request.query.get("versionId"))
                     .await
                 {
-                    Ok(head) if object_acl(&head.headers) == CannedAcl::PublicRead => Ok(head
-                        .headers
-                        .get(http::header::ETAG)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)),
+                    Ok(head)
+                        if self.effective_acl(bucket, key, &head).await?
+                            == CannedAcl::PublicRead =>
+                    {
+                        Ok(head
+                            .headers
+                            .get(http::header::ETAG)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned))
+                    }
                     // A missing key may be told apart only where listing is public anyway.
                     Err(e)
                         if e.code().as_str() == "NoSuchKey"

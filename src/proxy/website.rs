@@ -177,7 +177,7 @@ impl Gateway {
             return Ok(Outcome::Redirect(status, location));
         }
         let error = match self.head_object(bucket, &key, None).await {
-            Ok(head) if object_acl(&head.headers) == CannedAcl::PublicRead => {
+            Ok(head) if self.effective_acl(bucket, &key, &head).await? == CannedAcl::PublicRead => {
                 if let Some(target) = head
                     .headers
                     .get("x-amz-website-redirect-location")
@@ -199,7 +199,8 @@ impl Gateway {
                 if !key.ends_with('/') && !request.decoded_path.ends_with('/') {
                     let folder_index = format!("{key}/{index_suffix}");
                     if let Ok(head) = self.head_object(bucket, &folder_index, None).await
-                        && object_acl(&head.headers) == CannedAcl::PublicRead
+                        && self.effective_acl(bucket, &folder_index, &head).await?
+                            == CannedAcl::PublicRead
                     {
                         return Ok(Outcome::Redirect(
                             302,

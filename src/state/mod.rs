@@ -23,6 +23,11 @@ use crate::upstream::client::BackendClient;
 /// The object metadata entry that records an object's canned ACL (absent: private).
 pub const ACL_META: &str = "x-amz-meta-bucketgate-acl";
 
+/// Where the ACL of one object version is recorded.
+fn version_acl_key(bucket: &str, key: &str, version: &str) -> String {
+    format!("version-acls/{bucket}/{version}/{key}")
+}
+
 /// What the gateway knows about a bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketRecord {
@@ -222,16 +227,58 @@ impl StateStore {
         kind: ConfigKind,
         bucket: &str,
     ) -> Result<Option<T>, S3Error> {
-        let key = format!("{}/{bucket}", kind.as_str());
-        let raw = match self.configs.get(&key) {
+        self.cached(&format!("{}/{bucket}", kind.as_str())).await
+    }
+
+    /// Stores (or, with `None`, removes) a bucket configuration of `kind`.
+    pub async fn set_config<T: Serialize>(
+        &self,
+        kind: ConfigKind,
+        bucket: &str,
+        value: Option<&T>,
+    ) -> Result<(), S3Error> {
+        self.store(&format!("{}/{bucket}", kind.as_str()), value)
+            .await
+    }
+
+    /// The canned ACL PutObjectAcl gave one version of an object by its `versionId`, if any
+    /// (it wins over the ACL in that version's metadata: versions are immutable, so an ACL
+    /// changed in place lives here).
+    pub async fn version_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+    ) -> Result<Option<CannedAcl>, S3Error> {
+        self.cached(&version_acl_key(bucket, key, version)).await
+    }
+
+    /// Records the canned ACL of one object version.
+    pub async fn set_version_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &str,
+        acl: CannedAcl,
+    ) -> Result<(), S3Error> {
+        self.store(&version_acl_key(bucket, key, version), Some(&acl))
+            .await
+    }
+
+    /// A state document, through the cache.
+    async fn cached<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, S3Error> {
+        let raw = match self.configs.get(key) {
             Some(cached) => {
                 self.count(true);
                 cached
             }
             None => {
                 self.count(false);
-                let raw = self.read_raw(&key).await?;
-                self.configs.insert(key.clone(), raw.clone());
+                let raw = self.read_raw(key).await?;
+                self.configs.insert(key.to_owned(), raw.clone());
                 raw
             }
         };
@@ -246,29 +293,23 @@ impl StateStore {
         .transpose()
     }
 
-    /// Stores (or, with `None`, removes) a bucket configuration of `kind`.
-    pub async fn set_config<T: Serialize>(
-        &self,
-        kind: ConfigKind,
-        bucket: &str,
-        value: Option<&T>,
-    ) -> Result<(), S3Error> {
-        let key = format!("{}/{bucket}", kind.as_str());
+    /// Writes (or, with `None`, removes) a state document and updates the cache.
+    async fn store<T: Serialize>(&self, key: &str, value: Option<&T>) -> Result<(), S3Error> {
         let json = match value {
             Some(v) => {
                 let json = Bytes::from(
                     serde_json::to_vec(v)
                         .map_err(|e| s3_error!(InternalError, "Encoding state: {e}"))?,
                 );
-                self.write(&key, json.clone()).await?;
+                self.write(key, json.clone()).await?;
                 Some(json)
             }
             None => {
-                self.remove(&key).await?;
+                self.remove(key).await?;
                 None
             }
         };
-        self.configs.insert(key, json);
+        self.configs.insert(key.to_owned(), json);
         Ok(())
     }
 

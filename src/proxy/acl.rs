@@ -3,10 +3,10 @@
 //! through overwrites (a new PUT without an ACL is private), deletes and versions, and copies do
 //! not inherit them. Anonymous reads are decided here too.
 //!
-//! Trade-off of the metadata choice: versions are immutable, so PutObjectAcl without a
-//! `versionId` rewrites the object's metadata (a server-side copy onto itself: its
-//! LastModified changes, and in a versioned bucket it makes a new current version). With a
-//! `versionId`, the ACL is recorded beside that version in the system bucket
+//! Trade-off of the metadata choice: objects are immutable, so in a bucket without versioning
+//! PutObjectAcl rewrites the object's metadata (a server-side copy onto itself: its
+//! LastModified changes). In a versioned bucket the ACL of a version (the one named by
+//! `versionId`, else the current one) is recorded beside it in the system bucket
 //! (`version-acls/<bucket>/<version>/<key>`) and wins over its metadata: no copy, no new
 //! version, no rollback.
 
@@ -193,9 +193,19 @@ impl Gateway {
             S3Op::PutObjectAcl => {
                 let acl = Self::requested_acl(acl_header, &body, &owner)?;
                 let head = self.head_object(&bucket, &key, version.as_deref()).await?;
-                // A named version is immutable: its ACL is recorded beside it, in place, with no
-                // new version and no copy (a copy would make it current and roll the object back).
-                if let Some(v) = version.as_deref().filter(|v| *v != "null") {
+                // A version (the one named, or the current one of a versioned bucket) is
+                // immutable: its ACL is recorded beside it, in place, with no copy and no new
+                // version (a copy of an old one would make it current: a rollback).
+                let version_id = version.clone().or_else(|| {
+                    head.headers
+                        .get("x-amz-version-id")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                });
+                if let Some(v) = version_id
+                    .as_deref()
+                    .filter(|v| !v.is_empty() && *v != "null")
+                {
                     self.state.set_version_acl(&bucket, &key, v, acl).await?;
                     return Ok(Answer::empty(200));
                 }

@@ -170,12 +170,7 @@ impl Gateway {
             .await?
             .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist."))?;
         let owner = record.owner.clone();
-        let display_name = self
-            .credentials
-            .load()
-            .display_name(&owner)
-            .unwrap_or(&owner)
-            .to_owned();
+        let display_name = self.display_name(&owner);
         let policy = |acl| Answer::xml(xml::access_control_policy(&owner, &display_name, acl));
         match op {
             S3Op::GetBucketAcl => Ok(policy(record.acl)),

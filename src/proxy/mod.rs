@@ -99,6 +99,16 @@ impl Gateway {
         })
     }
 
+    /// The display name of the user with this id (the id itself for a user no longer
+    /// configured).
+    fn display_name(&self, id: &str) -> String {
+        self.credentials
+            .load()
+            .display_name(id)
+            .unwrap_or(id)
+            .to_owned()
+    }
+
     /// Counts the request against one rate limit; SlowDown (and a metric) when it is exceeded.
     fn rate_limit(&self, scope: Scope, id: &str) -> Result<(), S3Error> {
         self.limits.load().check(scope, id).map_err(|(scope, err)| {
@@ -521,12 +531,7 @@ impl Gateway {
         if lists_owners && resp.status == http::StatusCode::OK {
             let bucket = ctx.request.as_ref()?.bucket.as_deref()?;
             let owner = self.state.bucket(bucket).await.ok()??.owner.clone();
-            let display_name = self
-                .credentials
-                .load()
-                .display_name(&owner)
-                .unwrap_or(&owner)
-                .to_owned();
+            let display_name = self.display_name(&owner);
             return Some(quirks::BodyFix::Owners {
                 id: owner,
                 display_name,

@@ -100,19 +100,9 @@ pub fn forwarded_params(op: S3Op) -> &'static [&'static str] {
         "upload-id-marker",
         "uploads",
     ];
-    const READ: &[&str] = &[
-        "partNumber",
-        "response-cache-control",
-        "response-content-disposition",
-        "response-content-encoding",
-        "response-content-language",
-        "response-content-type",
-        "response-expires",
-        "versionId",
-    ];
     match op {
-        GetObject => READ,
-        HeadObject => &["partNumber", "versionId"],
+        // GetObject also takes the RESPONSE_OVERRIDES (see `forwarded_query`).
+        GetObject | HeadObject => &["partNumber", "versionId"],
         DeleteObject => &["versionId"],
         ListObjects => LIST_V1,
         ListObjectsV2 => LIST_V2,
@@ -295,10 +285,12 @@ pub fn forwarded_headers(
 /// the gateway read), canonically encoded, in the client's order.
 pub fn forwarded_query(op: S3Op, request: &S3Request) -> String {
     let known = forwarded_params(op);
+    let overrides = op == S3Op::GetObject;
     let mut seen: Vec<&str> = Vec::new();
     let mut out = String::new();
     for (name, value) in request.query.pairs() {
-        if !known.contains(&name) || seen.contains(&name) {
+        let allowed = known.contains(&name) || (overrides && RESPONSE_OVERRIDES.contains(&name));
+        if !allowed || seen.contains(&name) {
             continue;
         }
         seen.push(name);

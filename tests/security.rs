@@ -1421,3 +1421,82 @@ async fn class9_website_private_and_missing_look_the_same() {
         "a private object / private folder answer differently from missing ones"
     );
 }
+
+/// Class 9: a request head trickled a line at a time is cut off after the header timeout
+/// (`[limits] header_timeout_seconds`), on a new connection and on a kept-alive one, while a
+/// prompt request is served.
+#[test]
+fn class9_a_trickled_request_head_is_cut_off() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let backend = backend_endpoint();
+    let gw = spawn_gateway(|port| {
+        config_text(port, &backend, "\n[limits]\nheader_timeout_seconds = 2\n")
+    });
+    // Sends `first` at once, then one header line every 300 ms; how long until the gateway
+    // closes the connection (None: still open after 8 s).
+    let trickle = |prompt: Option<&[u8]>, first: &[u8]| -> Option<Duration> {
+        let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        if let Some(prompt) = prompt {
+            // One complete request and its whole answer first: the connection is kept alive.
+            s.write_all(prompt).unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !String::from_utf8_lossy(&got).contains("</Error>") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let got = String::from_utf8_lossy(&got);
+            assert!(got.starts_with("HTTP/1.1 403"), "{got}");
+        }
+        let start = Instant::now();
+        s.write_all(first).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut answered = false;
+        while start.elapsed() < Duration::from_secs(8) {
+            if s.write_all(b"x-slow: 1\r\n").is_err() {
+                return Some(start.elapsed());
+            }
+            match s.read(&mut buf) {
+                Ok(0) => return Some(start.elapsed()),
+                Ok(_) => answered = true,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return Some(start.elapsed()),
+            }
+        }
+        let _ = answered;
+        None
+    };
+    let host = gw.addr.to_string();
+    let fresh = trickle(
+        None,
+        format!("GET / HTTP/1.1\r\nhost: {host}\r\n").as_bytes(),
+    );
+    eprintln!("fresh connection cut after {fresh:?}");
+    assert!(
+        fresh.is_some_and(|t| t >= Duration::from_millis(1500) && t < Duration::from_secs(5)),
+        "a trickled head on a new connection stayed open: {fresh:?}"
+    );
+    // A prompt (anonymous, refused) request, then a trickled one on the same connection.
+    let kept = trickle(
+        Some(format!("GET / HTTP/1.1\r\nhost: {host}\r\n\r\n").as_bytes()),
+        format!("GET / HTTP/1.1\r\nhost: {host}\r\n").as_bytes(),
+    );
+    eprintln!("kept-alive connection cut after {kept:?}");
+    assert!(
+        kept.is_some_and(|t| t >= Duration::from_millis(1500) && t < Duration::from_secs(5)),
+        "a trickled head on a kept-alive connection stayed open: {kept:?}"
+    );
+    // Prompt requests are unaffected.
+    let (status, _, _) = raw_request(
+        gw.addr,
+        &format_request("GET", "/", &[("host".into(), host)], b""),
+    );
+    assert_eq!(status, 403);
+}

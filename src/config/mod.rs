@@ -52,6 +52,7 @@ struct RawLimits {
     concurrent_writes_per_object: Option<u32>,
     max_header_bytes: Option<usize>,
     body_idle_timeout_seconds: Option<u64>,
+    header_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
 }
 
@@ -262,6 +263,9 @@ impl Config {
                     max_header_bytes: raw.limits.max_header_bytes.unwrap_or(16 * 1024),
                     body_idle_timeout: std::time::Duration::from_secs(
                         raw.limits.body_idle_timeout_seconds.unwrap_or(60),
+                    ),
+                    header_timeout: std::time::Duration::from_secs(
+                        raw.limits.header_timeout_seconds.unwrap_or(60).max(1),
                     ),
                     max_connections: raw.limits.max_connections,
                 },

@@ -21,6 +21,8 @@ pub struct RateLimitConfig {
     pub max_header_bytes: usize,
     /// How long a client may leave the request body idle before the request is cut.
     pub body_idle_timeout: Duration,
+    /// How long a client may take to send one whole request head (read at start-up).
+    pub header_timeout: Duration,
     /// Client connections served at once (HTTP/2: streams).
     pub max_connections: Option<usize>,
 }

@@ -7,6 +7,7 @@ mod acl;
 pub mod admit;
 mod cors;
 pub mod ctx;
+pub mod header_deadline;
 mod policy;
 pub mod respond;
 mod website;
@@ -1091,13 +1092,17 @@ pub fn build_server(
         client: gateway.client.clone(),
         logs: gateway.logs.clone(),
     };
-    let mut service =
-        pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "bucketgate");
-    if let Some(proxy) = service.app_logic_mut() {
-        let mut options = pingora::apps::HttpServerOptions::default();
-        options.h2c = true;
-        proxy.server_options = Some(options);
-    }
+    let mut proxy = pingora::proxy::HttpProxy::new(gateway, server.configuration.clone());
+    proxy.handle_init_modules();
+    let mut options = pingora::apps::HttpServerOptions::default();
+    options.h2c = true;
+    proxy.server_options = Some(options);
+    // Every request head must arrive within a total deadline (pingora bounds only each read).
+    let app = header_deadline::HeaderDeadlineApp {
+        inner: Arc::new(proxy),
+        deadline: config.limits.header_timeout,
+    };
+    let mut service = pingora::services::listening::Service::new("bucketgate".to_owned(), app);
     for addr in &config.server.listen {
         service.add_tcp(&addr.to_string());
     }

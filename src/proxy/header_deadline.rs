@@ -1,0 +1,334 @@
+//! A total deadline for each request head.
+//!
+//! pingora reads a request head with a timeout per read (60 s between two reads), so a client
+//! that trickles its head a byte at a time holds a connection for as long as it likes (the
+//! classic slowloris). pingora has no setting for a total; this wraps every accepted stream so
+//! that, from the moment a request may begin (the connection opens, or the previous request on
+//! it is done), its head must end (`\r\n\r\n`) within `[limits] header_timeout_seconds`, or the read fails
+//! and pingora closes the connection. Bodies are not limited here (the idle-body timeout is).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::raw_connect::ProxyDigest;
+use pingora::protocols::tls::TlsRef;
+use pingora::protocols::{
+    ALPN, GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl,
+    Stream, TimingDigest, UniqueID, UniqueIDType,
+};
+use pingora::server::ShutdownWatch;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The gateway's `ServerApp`, with every request head held to `deadline`
+/// (`[limits] header_timeout_seconds`, default 60).
+pub struct HeaderDeadlineApp<A> {
+    pub inner: Arc<A>,
+    pub deadline: Duration,
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeaderDeadlineApp<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        // Each call handles one request of the connection (pingora calls again on keep-alive
+        // with the stream it got back): that is when a new head may start.
+        // pingora serves every request of an HTTP/1 connection inside this one call; the
+        // stream re-arms itself when a response goes out (see `poll_write`).
+        self.inner
+            .process_new(wrap(stream, self.deadline), shutdown)
+            .await
+    }
+
+    async fn cleanup(&self) {
+        self.inner.cleanup().await
+    }
+}
+
+/// Wraps an accepted stream (before its first request).
+pub fn wrap(stream: Stream, deadline: Duration) -> Stream {
+    let mut wrapped = DeadlineStream::new(stream, deadline);
+    wrapped.arm();
+    Box::new(wrapped)
+}
+
+/// A stream whose reads fail once the current request head overstays its deadline.
+#[derive(Debug)]
+pub struct DeadlineStream {
+    inner: Option<Stream>,
+    deadline: Duration,
+    /// Until the head ends: when it must have ended.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The last bytes read, to find a `\r\n\r\n` split across reads.
+    tail: [u8; 3],
+    tail_len: usize,
+}
+
+impl DeadlineStream {
+    fn new(inner: Stream, deadline: Duration) -> Self {
+        DeadlineStream {
+            inner: Some(inner),
+            deadline,
+            sleep: None,
+            tail: [0; 3],
+            tail_len: 0,
+        }
+    }
+
+    #[cfg(test)]
+    fn closed() -> Self {
+        DeadlineStream {
+            inner: None,
+            deadline: Duration::from_secs(1),
+            sleep: None,
+            tail: [0; 3],
+            tail_len: 0,
+        }
+    }
+
+    /// A request head may start now: it must end within the deadline.
+    fn arm(&mut self) {
+        self.sleep = Some(Box::pin(tokio::time::sleep(self.deadline)));
+        self.tail_len = 0;
+    }
+
+    fn inner(&mut self) -> std::io::Result<&mut Stream> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
+    }
+
+    /// Looks for the end of the head in `data` (with the bytes kept from the last read).
+    fn saw_head_end(&mut self, data: &[u8]) -> bool {
+        let mut window = Vec::with_capacity(self.tail_len + data.len());
+        window.extend_from_slice(&self.tail[..self.tail_len]);
+        window.extend_from_slice(data);
+        if memchr::memmem::find(&window, b"\r\n\r\n").is_some() {
+            return true;
+        }
+        let keep = window.len().min(3);
+        self.tail[..keep].copy_from_slice(&window[window.len() - keep..]);
+        self.tail_len = keep;
+        false
+    }
+}
+
+impl AsyncRead for DeadlineStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(sleep) = this.sleep.as_mut()
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the request head took too long",
+            )));
+        }
+        let before = buf.filled().len();
+        let inner = match this.inner() {
+            Ok(inner) => inner,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        let result = Pin::new(inner).poll_read(cx, buf);
+        if this.sleep.is_some()
+            && let Poll::Ready(Ok(())) = result
+        {
+            let fresh = buf.filled()[before..].to_vec();
+            if this.saw_head_end(&fresh) {
+                this.sleep = None;
+            }
+        }
+        result
+    }
+}
+
+use std::future::Future;
+
+impl AsyncWrite for DeadlineStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        // A final HTTP/1 response head means the request is answered: the next head may
+        // start once it is out, so the clock runs from the last byte written (not `100
+        // Continue`, after which the request's body comes). While a head is awaited, every
+        // write (the rest of the answer) restarts it.
+        let final_head = buf.starts_with(b"HTTP/1.") && buf.get(9).is_some_and(|b| *b != b'1');
+        if final_head || this.sleep.is_some() {
+            this.arm();
+        }
+        match this.inner() {
+            Ok(inner) => Pin::new(inner).poll_write(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut().inner() {
+            Ok(inner) => Pin::new(inner).poll_flush(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut().inner() {
+            Ok(inner) => Pin::new(inner).poll_shutdown(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
+        let final_head = first.starts_with(b"HTTP/1.") && first.get(9).is_some_and(|b| *b != b'1');
+        if final_head || this.sleep.is_some() {
+            this.arm();
+        }
+        match this.inner() {
+            Ok(inner) => Pin::new(inner).poll_write_vectored(cx, bufs),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.as_ref().is_some_and(|i| i.is_write_vectored())
+    }
+}
+
+#[async_trait]
+impl Shutdown for DeadlineStream {
+    async fn shutdown(&mut self) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.shutdown().await
+        }
+    }
+}
+
+impl UniqueID for DeadlineStream {
+    fn id(&self) -> UniqueIDType {
+        self.inner.as_ref().map_or(-1, |i| i.id())
+    }
+}
+
+impl Ssl for DeadlineStream {
+    fn get_ssl(&self) -> Option<&TlsRef> {
+        self.inner.as_ref().and_then(|i| i.get_ssl())
+    }
+
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.as_ref().and_then(|i| i.get_ssl_digest())
+    }
+
+    fn selected_alpn_proto(&self) -> Option<ALPN> {
+        self.inner.as_ref().and_then(|i| i.selected_alpn_proto())
+    }
+}
+
+impl GetTimingDigest for DeadlineStream {
+    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+        self.inner
+            .as_ref()
+            .map_or_else(Vec::new, |i| i.get_timing_digest())
+    }
+
+    fn get_read_pending_time(&self) -> Duration {
+        self.inner
+            .as_ref()
+            .map_or(Duration::ZERO, |i| i.get_read_pending_time())
+    }
+
+    fn get_write_pending_time(&self) -> Duration {
+        self.inner
+            .as_ref()
+            .map_or(Duration::ZERO, |i| i.get_write_pending_time())
+    }
+}
+
+impl GetProxyDigest for DeadlineStream {
+    fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
+        self.inner.as_ref().and_then(|i| i.get_proxy_digest())
+    }
+
+    fn set_proxy_digest(&mut self, digest: ProxyDigest) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.set_proxy_digest(digest)
+        }
+    }
+}
+
+impl GetSocketDigest for DeadlineStream {
+    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        self.inner.as_ref().and_then(|i| i.get_socket_digest())
+    }
+
+    fn set_socket_digest(&mut self, digest: SocketDigest) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.set_socket_digest(digest)
+        }
+    }
+}
+
+#[async_trait]
+impl Peek for DeadlineStream {
+    async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
+        match self.inner.as_mut() {
+            Some(inner) => inner.try_peek(buf).await,
+            None => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_answer_rearms_the_head_deadline_but_100_continue_does_not() {
+        let mut s = DeadlineStream::closed();
+        assert!(s.saw_head_end(b"PUT / HTTP/1.1\r\n\r\n"));
+        s.sleep = None;
+        let waker = futures_noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let _ = Pin::new(&mut s).poll_write(&mut cx, b"HTTP/1.1 100 Continue\r\n\r\n");
+        assert!(s.sleep.is_none(), "the body follows a 100: no deadline");
+        let _ = Pin::new(&mut s).poll_write(&mut cx, b"HTTP/1.1 200 OK\r\n\r\n");
+        assert!(
+            s.sleep.is_some(),
+            "after an answer the next head is awaited"
+        );
+    }
+
+    fn futures_noop_waker() -> std::task::Waker {
+        std::task::Waker::noop().clone()
+    }
+
+    #[test]
+    fn the_head_end_is_found_across_reads() {
+        let mut s = DeadlineStream::closed();
+        assert!(!s.saw_head_end(b"GET / HTTP/1.1\r\nHost: x\r"));
+        assert!(!s.saw_head_end(b"\n"));
+        assert!(s.saw_head_end(b"\r\n"));
+        let mut s = DeadlineStream::closed();
+        assert!(!s.saw_head_end(b"GET / HTTP/1.1\r\n"));
+        assert!(s.saw_head_end(b"\r\nbody"));
+    }
+}

@@ -159,6 +159,11 @@ pub fn verify_control_body(
     Ok(content)
 }
 
+/// `Content-MD5` of a body: base64 of its MD5.
+pub fn content_md5(body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+}
+
 fn join(a: Bytes, b: Bytes) -> Bytes {
     match (a.is_empty(), b.is_empty()) {
         (_, true) => a,

@@ -250,13 +250,13 @@ impl Gateway {
     /// the forwarded GET pins with `If-Match` so an ACL change in between cannot leak.
     ///
     /// A missing key answers `NoSuchKey` only to a caller who may list the bucket (it is
-    /// public-read, or `may_list`: a bucket policy lets the caller list that key's prefix);
+    /// public-read, or `may_list` says a bucket policy lets the caller list that key's prefix);
     /// to anyone else missing and private look alike.
     pub(super) async fn authorize_anonymous(
         &self,
         op: S3Op,
         request: &S3Request,
-        may_list: bool,
+        may_list: impl AsyncFnOnce() -> Result<bool, S3Error>,
     ) -> Result<Option<String>, S3Error> {
         let denied = || s3_error!(AccessDenied, "Access Denied");
         let Some(bucket) = &request.bucket else {
@@ -288,12 +288,14 @@ impl Gateway {
                             .and_then(|v| v.to_str().ok())
                             .map(str::to_owned))
                     }
-                    // A missing key may be told apart only where listing is public anyway.
-                    Err(e)
-                        if e.code().as_str() == "NoSuchKey"
-                            && (record.acl == CannedAcl::PublicRead || may_list) =>
-                    {
-                        Err(e)
+                    // A missing key may be told apart only to who may list it; whether the
+                    // caller may is asked only now, on this rare path.
+                    Err(e) if e.code().as_str() == "NoSuchKey" => {
+                        if record.acl == CannedAcl::PublicRead || may_list().await? {
+                            Err(e)
+                        } else {
+                            Err(denied())
+                        }
                     }
                     _ => Err(denied()),
                 }

@@ -212,7 +212,7 @@ impl Gateway {
                     if e.code() != S3ErrorCode::AccessDenied || !authz::may_be_public(op) {
                         return Err(e);
                     }
-                    let may_list = self.may_list_key(session, request, &identity).await?;
+                    let may_list = async || self.may_list_key(session, request, &identity).await;
                     pin = self
                         .authorize_anonymous(op, request, may_list)
                         .await
@@ -226,7 +226,7 @@ impl Gateway {
                 }
             }
             (None, _, _) if !policy_allows => {
-                let may_list = self.may_list_key(session, request, &identity).await?;
+                let may_list = async || self.may_list_key(session, request, &identity).await;
                 pin = self.authorize_anonymous(ctx.op, request, may_list).await?;
             }
             _ => {}
@@ -445,14 +445,14 @@ impl Gateway {
                 {
                     Ok(()) => Ok(None),
                     Err(e) if e.code() == S3ErrorCode::AccessDenied => self
-                        .authorize_anonymous(S3Op::GetObject, &as_get, false)
+                        .authorize_anonymous(S3Op::GetObject, &as_get, async || Ok(false))
                         .await
                         .map_err(|_| e),
                     Err(e) => Err(e),
                 }
             }
             None => self
-                .authorize_anonymous(S3Op::GetObject, &as_get, false)
+                .authorize_anonymous(S3Op::GetObject, &as_get, async || Ok(false))
                 .await
                 .map_err(|_| denied()),
         }
@@ -509,31 +509,18 @@ impl Gateway {
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{errors}</DeleteResult>"
             )));
         }
-        let document = delete.to_xml(&allowed);
-        let md5 = base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            <md5::Md5 as sha2::Digest>::digest(document.as_bytes()),
-        );
-        let target = ForwardPlan::new(S3Op::DeleteObjects, http::Method::POST, request, "").target;
+        let document = Bytes::from(delete.to_xml(&allowed));
         let r = self
-            .client
-            .send(
+            .send_document(
+                S3Op::DeleteObjects,
                 http::Method::POST,
-                &target,
-                &[
-                    ("content-md5", md5.as_str()),
-                    ("content-type", "application/xml"),
-                ],
-                Bytes::from(document),
+                request,
+                document,
+                &[],
             )
             .await?;
         if !r.is_success() {
-            let body = quirks::BodyFix::Error {
-                request_id: ctx.request_id.clone(),
-                rename: None,
-            }
-            .apply(&r.body);
-            return Ok(Answer::new(r.status, "application/xml", body));
+            return Ok(super::backend_error(&r, &ctx.request_id, None));
         }
         let text = String::from_utf8_lossy(&r.body);
         let merged = match text.rfind("</DeleteResult>") {

@@ -317,42 +317,40 @@ impl Gateway {
                 }
             }
         }
-        let header = session.req_header();
-        // The body was verified whole (and decoded, if it came aws-chunked): it is described
-        // anew by its own MD5, never by the client's framing headers.
-        let md5 = base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            <md5::Md5 as sha2::Digest>::digest(&body),
-        );
-        let plan = ForwardPlan::new(op, header.method.clone(), request, "");
-        let r = self
-            .client
-            .send(
-                header.method.clone(),
-                &plan.target,
-                &[
-                    ("content-md5", md5.as_str()),
-                    ("content-type", "application/xml"),
-                ],
-                body,
-            )
-            .await?;
+        // The body was verified whole (and decoded, if it came aws-chunked).
+        let method = session.req_header().method.clone();
+        let r = self.send_document(op, method, request, body, &[]).await?;
+        if !r.is_success() {
+            return Ok(backend_error(&r, request_id, None));
+        }
         let content_type = r
             .headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/xml")
             .to_owned();
-        let body = if r.is_success() {
-            r.body
-        } else {
-            quirks::BodyFix::Error {
-                request_id: request_id.to_owned(),
-                rename: None,
-            }
-            .apply(&r.body)
-        };
-        Ok(Answer::new(r.status, content_type, body))
+        Ok(Answer::new(r.status, content_type, r.body))
+    }
+
+    /// Sends the backend a document the gateway rendered or verified whole, with its own
+    /// client: described by its own MD5 and content type, never by the client's framing
+    /// headers; `extra` are further headers the gateway decided on.
+    pub(super) async fn send_document(
+        &self,
+        op: S3Op,
+        method: http::Method,
+        request: &S3Request,
+        document: Bytes,
+        extra: &[(&str, &str)],
+    ) -> Result<crate::upstream::client::BackendResponse, S3Error> {
+        let md5 = crate::auth::body::content_md5(&document);
+        let mut headers = vec![
+            ("content-md5", md5.as_str()),
+            ("content-type", "application/xml"),
+        ];
+        headers.extend_from_slice(extra);
+        let target = ForwardPlan::new(op, method.clone(), request, "").target;
+        self.client.send(method, &target, &headers, document).await
     }
 
     /// The version id of the delete marker that is the requested key's current version, if
@@ -390,34 +388,23 @@ impl Gateway {
     ) -> Result<Answer, S3Error> {
         let complete = xml::CompleteMultipartUpload::parse(&body)?;
         let document = complete.to_xml();
-        let md5 = base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            <md5::Md5 as sha2::Digest>::digest(document.as_bytes()),
-        );
         let headers = &session.req_header().headers;
-        let mut sent: Vec<(&str, &str)> = vec![
-            ("content-md5", md5.as_str()),
-            ("content-type", "application/xml"),
-        ];
-        for name in [
+        let sse_c: Vec<(&str, &str)> = [
             "x-amz-server-side-encryption-customer-algorithm",
             "x-amz-server-side-encryption-customer-key",
             "x-amz-server-side-encryption-customer-key-md5",
-        ] {
-            if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
-                sent.push((name, value));
-            }
-        }
-        let target = ForwardPlan::new(
-            S3Op::CompleteMultipartUpload,
-            http::Method::POST,
-            request,
-            "",
-        )
-        .target;
+        ]
+        .into_iter()
+        .filter_map(|name| Some((name, headers.get(name)?.to_str().ok()?)))
+        .collect();
         let r = self
-            .client
-            .send(http::Method::POST, &target, &sent, Bytes::from(document))
+            .send_document(
+                S3Op::CompleteMultipartUpload,
+                http::Method::POST,
+                request,
+                Bytes::from(document),
+                &sse_c,
+            )
             .await?;
         if r.status == 500
             && let Some(err) = self.missing_upload(request).await
@@ -425,12 +412,8 @@ impl Gateway {
             return Err(err);
         }
         if !r.is_success() {
-            let body = quirks::BodyFix::Error {
-                request_id: ctx.request_id.clone(),
-                rename: quirks::renamed_error_code(S3Op::CompleteMultipartUpload, r.status, false),
-            }
-            .apply(&r.body);
-            return Ok(Answer::new(r.status, "application/xml", body));
+            let rename = quirks::renamed_error_code(S3Op::CompleteMultipartUpload, r.status, false);
+            return Ok(backend_error(&r, &ctx.request_id, rename));
         }
         let location = object_url(session, request).unwrap_or_default();
         // The upload is complete once the backend answers: its ETag is readable now.
@@ -513,22 +496,17 @@ impl Gateway {
                 ),
             });
         }
-        let website = ctx
-            .request
-            .as_ref()
-            .is_some_and(|r| r.addressing == crate::s3::request::Addressing::Website);
-        let lists_owners = !website
-            && match ctx.op {
-                S3Op::ListObjects
-                | S3Op::ListObjectVersions
-                | S3Op::ListMultipartUploads
-                | S3Op::ListParts => true,
-                S3Op::ListObjectsV2 => ctx
-                    .request
-                    .as_ref()
-                    .is_some_and(|r| r.query.get("fetch-owner") == Some("true")),
-                _ => false,
-            };
+        let lists_owners = match ctx.op {
+            S3Op::ListObjects
+            | S3Op::ListObjectVersions
+            | S3Op::ListMultipartUploads
+            | S3Op::ListParts => true,
+            S3Op::ListObjectsV2 => ctx
+                .request
+                .as_ref()
+                .is_some_and(|r| r.query.get("fetch-owner") == Some("true")),
+            _ => false,
+        };
         if lists_owners && resp.status == http::StatusCode::OK {
             let bucket = ctx.request.as_ref()?.bucket.as_deref()?;
             let owner = self.state.bucket(bucket).await.ok()??.owner.clone();
@@ -750,13 +728,13 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
         resp.remove_header(crate::state::ACL_META);
-        let backend_headers: Vec<http::HeaderName> = resp
+        // Nothing is allocated when there is nothing to drop (the common case).
+        while let Some(name) = resp
             .headers
             .keys()
-            .filter(|n| quirks::is_backend_header(n.as_str()))
+            .find(|n| quirks::is_backend_header(n.as_str()))
             .cloned()
-            .collect();
-        for name in backend_headers {
+        {
             resp.remove_header(&name);
         }
         if matches!(ctx.op, S3Op::GetObject | S3Op::HeadObject)
@@ -988,6 +966,20 @@ fn post_success(post: &PostUpload, resp: &mut ResponseHeader, host: &str) -> Res
         }
     }
     Ok(None)
+}
+
+/// A backend's error answer, passed on with the gateway's identity (see `quirks::BodyFix`).
+pub(super) fn backend_error(
+    r: &crate::upstream::client::BackendResponse,
+    request_id: &str,
+    rename: Option<(&'static str, &'static str)>,
+) -> Answer {
+    let body = quirks::BodyFix::Error {
+        request_id: request_id.to_owned(),
+        rename,
+    }
+    .apply(&r.body);
+    Answer::new(r.status, "application/xml", body)
 }
 
 /// The object's URL at the gateway, as the client addressed it.

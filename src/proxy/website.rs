@@ -73,6 +73,13 @@ impl Gateway {
         };
         match outcome {
             Outcome::Serve(key, etag) => {
+                // What reaches the backend is a read of one object, whatever the page's path
+                // looked like as an API request ("/" would classify as a listing).
+                ctx.op = if method == Method::HEAD {
+                    S3Op::HeadObject
+                } else {
+                    S3Op::GetObject
+                };
                 let object = S3Request {
                     key: Some(key),
                     query: Default::default(),

@@ -741,3 +741,250 @@ async fn list_buckets_pages() {
         (1..=3).map(|n| format!("{prefix}-{n}")).collect::<Vec<_>>()
     );
 }
+
+/// `x-amz-copy-source-if-*` decide a copy as S3 decides it (RGW 16 ignores them all): each
+/// condition that does not hold is `412 PreconditionFailed` and nothing is copied.
+#[tokio::test]
+async fn copy_source_conditions_are_enforced() {
+    let main = client_for(own_gateway(), MAIN);
+    let b = bucket_name("sem-copyif");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    let etag = main
+        .put_object()
+        .bucket(&b)
+        .key("src")
+        .body(ByteStream::from_static(b"bar"))
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    let past = aws_sdk_s3::primitives::DateTime::from_secs(783_459_811); // 1994-10-29
+    let future = aws_sdk_s3::primitives::DateTime::from_secs(4_128_517_411); // 2100-10-29
+    let copy = |key: &str| {
+        main.copy_object()
+            .bucket(&b)
+            .key(key)
+            .copy_source(format!("{b}/src"))
+    };
+    let refused = [
+        ("if-match", copy("d1").copy_source_if_match("ABCORZ")),
+        ("if-none-match", copy("d2").copy_source_if_none_match(&etag)),
+        (
+            "if-unmodified-since",
+            copy("d3").copy_source_if_unmodified_since(past),
+        ),
+        (
+            "if-modified-since",
+            copy("d4").copy_source_if_modified_since(future),
+        ),
+    ];
+    for (what, request) in refused {
+        let e = request.send().await.unwrap_err();
+        let e = e.into_service_error();
+        assert_eq!(e.code(), Some("PreconditionFailed"), "{what}");
+    }
+    for key in ["d1", "d2", "d3", "d4"] {
+        let e = main.head_object().bucket(&b).key(key).send().await;
+        assert!(e.is_err(), "{key} was copied although its condition failed");
+    }
+    let allowed = [
+        ("if-match", copy("ok1").copy_source_if_match(&etag)),
+        (
+            "if-none-match",
+            copy("ok2").copy_source_if_none_match("ABCORZ"),
+        ),
+        (
+            "if-unmodified-since",
+            copy("ok3").copy_source_if_unmodified_since(future),
+        ),
+        (
+            "if-modified-since",
+            copy("ok4").copy_source_if_modified_since(past),
+        ),
+        // if-match holding wins over if-unmodified-since failing (the CopyObject reference).
+        (
+            "if-match + if-unmodified-since",
+            copy("ok5")
+                .copy_source_if_match(&etag)
+                .copy_source_if_unmodified_since(past),
+        ),
+    ];
+    for (what, request) in allowed {
+        request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {:?}", e.into_service_error()));
+    }
+}
+
+/// `?partNumber=` reads a part as S3 does: a part past the last one (and part 2 of a
+/// single-part object, which RGW 16 serves whole) is `400 InvalidPart`, part 1 of a single-part
+/// object is the object, and a multipart object's parts are never answered with other bytes.
+#[tokio::test]
+async fn part_numbers_answer_as_s3() {
+    let main = client_for(own_gateway(), MAIN);
+    let b = bucket_name("sem-parts");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    main.put_object()
+        .bucket(&b)
+        .key("single")
+        .body(ByteStream::from_static(b"body"))
+        .send()
+        .await
+        .unwrap();
+    let e = main
+        .get_object()
+        .bucket(&b)
+        .key("single")
+        .part_number(2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.into_service_error().code(), Some("InvalidPart"));
+    let got = main
+        .get_object()
+        .bucket(&b)
+        .key("single")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"body"
+    );
+
+    let upload = main
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("multi")
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let sizes = [5 * 1024 * 1024, 1024];
+    let mut parts = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let n = i as i32 + 1;
+        let part = main
+            .upload_part()
+            .bucket(&b)
+            .key("multi")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(vec![b'a' + i as u8; *size]))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(part.e_tag().unwrap())
+                .build(),
+        );
+    }
+    main.complete_multipart_upload()
+        .bucket(&b)
+        .key("multi")
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The test gateway declares `kind = "rgw"`: RGW 16 ignores partNumber and would serve the
+    // whole object as any part, so the gateway refuses rather than answer wrong bytes.
+    for n in [1, 2] {
+        let e = main
+            .get_object()
+            .bucket(&b)
+            .key("multi")
+            .part_number(n)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(e.code(), Some("NotImplemented"), "GET part {n}");
+        assert!(e.message().unwrap_or_default().contains("rgw"), "{e:?}");
+    }
+    let e = main
+        .get_object()
+        .bucket(&b)
+        .key("multi")
+        .part_number(3)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.into_service_error().code(), Some("InvalidPart"));
+}
+
+/// A `304 Not Modified` carries the object's ETag, as S3's does (RGW 16 sends none).
+#[tokio::test]
+async fn not_modified_answers_carry_the_etag() {
+    let main = client_for(own_gateway(), MAIN);
+    let b = bucket_name("sem-304");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    let etag = main
+        .put_object()
+        .bucket(&b)
+        .key("foo")
+        .body(ByteStream::from_static(b"bar"))
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    let not_modified = [
+        main.get_object().bucket(&b).key("foo").if_none_match(&etag),
+        main.get_object()
+            .bucket(&b)
+            .key("foo")
+            .if_modified_since(aws_sdk_s3::primitives::DateTime::from_secs(4_128_517_411)),
+    ];
+    for request in not_modified {
+        let e = request.send().await.unwrap_err();
+        let raw = e.raw_response().expect("a response");
+        assert_eq!(raw.status().as_u16(), 304);
+        assert_eq!(raw.headers().get("etag"), Some(etag.as_str()));
+    }
+}
+
+/// `aws-chunked` is the upload's framing, never stored as the object's Content-Encoding, with
+/// or without chunk signing (the cases of s3-tests' test_object_content_encoding_aws_chunked).
+#[tokio::test]
+async fn aws_chunked_is_not_a_stored_content_encoding() {
+    let main = client_for(own_gateway(), MAIN);
+    let b = bucket_name("sem-encoding");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    for (sent, stored) in [
+        ("gzip", Some("gzip")),
+        ("deflate, gzip", Some("deflate, gzip")),
+        ("gzip, aws-chunked", Some("gzip")),
+        ("aws-chunked, gzip", Some("gzip")),
+        ("aws-chunked", None),
+        ("aws-chunked, aws-chunked", None),
+    ] {
+        main.put_object()
+            .bucket(&b)
+            .key("encoding")
+            .content_encoding(sent)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+        let head = main
+            .head_object()
+            .bucket(&b)
+            .key("encoding")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.content_encoding(), stored, "sent {sent:?}");
+    }
+}

@@ -29,6 +29,7 @@ use crate::s3::copy_source::CopySource;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::form;
 use crate::s3::op::S3Op;
+use crate::s3::preconditions::{self, CopyConditions};
 use crate::s3::request::{Addressing, S3Request};
 use crate::s3::uri::Query;
 use crate::s3::xml;
@@ -44,6 +45,13 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 
 /// Object metadata the gateway keeps for itself: never taken from a client.
 const RESERVED_META: &[&str] = &[ACL_META];
+
+/// The SSE-C headers that read an encrypted object.
+pub(super) const SSE_C_HEADERS: [&str; 3] = [
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-server-side-encryption-customer-key",
+    "x-amz-server-side-encryption-customer-key-md5",
+];
 
 /// What admission decided about a request.
 pub enum Admission {
@@ -573,20 +581,24 @@ impl Gateway {
         if let Some(source) = &copy_source {
             let header = quirks::copy_source_header(self.backend.config().kind, ctx.op, source);
             plan.set("x-amz-copy-source", &header)?;
+            // Backends ignore some copy-source conditions (RGW 16 all of them), so the gateway
+            // decides them on the source it reads, then pins the copy to that version.
+            let conditions = CopyConditions::from_headers(|n| plan.get(n));
+            // The directive the gateway read (CopyObject only), spelt one way: a value the
+            // backend might read as COPY would carry the source's ACL over to the copy.
+            let replace = match plan.get("x-amz-metadata-directive").map(str::trim) {
+                None => false,
+                Some(v) if v.eq_ignore_ascii_case("COPY") => false,
+                Some(v) if v.eq_ignore_ascii_case("REPLACE") => true,
+                Some(other) => {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "Unknown metadata directive {other:?}: use COPY or REPLACE."
+                    ));
+                }
+            };
+            let copies_metadata = ctx.op == S3Op::CopyObject && !replace;
             if ctx.op == S3Op::CopyObject {
-                // The backend gets the directive the gateway read, spelt one way: a value it
-                // might read as COPY would carry the source's ACL over to the copy.
-                let replace = match plan.get("x-amz-metadata-directive").map(str::trim) {
-                    None => false,
-                    Some(v) if v.eq_ignore_ascii_case("COPY") => false,
-                    Some(v) if v.eq_ignore_ascii_case("REPLACE") => true,
-                    Some(other) => {
-                        return Err(s3_error!(
-                            InvalidArgument,
-                            "Unknown metadata directive {other:?}: use COPY or REPLACE."
-                        ));
-                    }
-                };
                 let same_object = request.bucket.as_deref() == Some(source.bucket.as_str())
                     && request.key.as_deref() == Some(source.key.as_str())
                     && source.version_id.is_none();
@@ -610,41 +622,92 @@ impl Gateway {
                     if acl == CannedAcl::PublicRead {
                         plan.set(ACL_META, "public-read")?;
                     }
-                } else {
+                }
+            }
+            if copies_metadata || !conditions.is_empty() {
+                // An SSE-C source is read with the key the client gave for it.
+                let sse_c: Vec<(String, String)> = ["algorithm", "key", "key-md5"]
+                    .iter()
+                    .filter_map(|part| {
+                        let value = plan.get(&format!(
+                            "x-amz-copy-source-server-side-encryption-customer-{part}"
+                        ))?;
+                        Some((
+                            format!("x-amz-server-side-encryption-customer-{part}"),
+                            value.to_owned(),
+                        ))
+                    })
+                    .collect();
+                let sse_c: Vec<(&str, &str)> = sse_c
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                let head = self
+                    .head_object_with(
+                        &source.bucket,
+                        &source.key,
+                        source.version_id.as_deref(),
+                        &sse_c,
+                    )
+                    .await?;
+                let header =
+                    |name: http::HeaderName| head.headers.get(name).and_then(|v| v.to_str().ok());
+                let etag = header(http::header::ETAG).unwrap_or_default().to_owned();
+                let last_modified = header(http::header::LAST_MODIFIED)
+                    .and_then(|v| httpdate::parse_http_date(v).ok());
+                conditions.check(&etag, last_modified)?;
+                plan.remove_where(|n| n.starts_with("x-amz-copy-source-if-"));
+                if !etag.is_empty() {
+                    plan.set("x-amz-copy-source-if-match", &etag)?;
+                }
+                if copies_metadata {
                     // A copy never inherits the source's ACL, so it is re-described under
                     // REPLACE with the source's own metadata (the request's is ignored, as
                     // S3 ignores it under COPY).
-                    // An SSE-C source is read with the key the client gave for it.
-                    let sse_c: Vec<(String, String)> = ["algorithm", "key", "key-md5"]
-                        .iter()
-                        .filter_map(|part| {
-                            let value = plan.get(&format!(
-                                "x-amz-copy-source-server-side-encryption-customer-{part}"
-                            ))?;
-                            Some((
-                                format!("x-amz-server-side-encryption-customer-{part}"),
-                                value.to_owned(),
-                            ))
-                        })
-                        .collect();
-                    let sse_c: Vec<(&str, &str)> = sse_c
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str()))
-                        .collect();
-                    let head = self
-                        .head_object_with(
-                            &source.bucket,
-                            &source.key,
-                            source.version_id.as_deref(),
-                            &sse_c,
-                        )
-                        .await?;
                     plan.remove_where(|n| {
                         n.starts_with("x-amz-meta-") || super::acl::CARRIED.contains(&n)
                     });
                     for (name, value) in super::acl::replacement_headers(&head.headers, acl) {
                         plan.set(&name, &value)?;
                     }
+                }
+            }
+        }
+        // Backends serve a part number a single-part object does not have (RGW 16 serves the
+        // whole object as part 2), so a part past the first is checked against the object's
+        // multipart ETag first; part 1 always exists, but a backend that ignores part numbers
+        // must not answer a multipart object's part 1 with the whole object.
+        if matches!(ctx.op, S3Op::GetObject | S3Op::HeadObject)
+            && let Some(part) = request.query.get("partNumber")
+        {
+            let part = preconditions::part_number(part)?;
+            let kind = self.backend.config().kind;
+            let serves_parts = quirks::serves_part_numbers(kind);
+            if part > 1 || !serves_parts {
+                let sse_c: Vec<(&str, &str)> = SSE_C_HEADERS
+                    .iter()
+                    .filter_map(|n| Some((*n, plan.get(n)?)))
+                    .collect();
+                let head = self
+                    .head_object_with(
+                        request.bucket.as_deref().unwrap_or_default(),
+                        request.key.as_deref().unwrap_or_default(),
+                        request.query.get("versionId"),
+                        &sse_c,
+                    )
+                    .await?;
+                let etag = head
+                    .headers
+                    .get(http::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                preconditions::check_part(part, etag)?;
+                if !serves_parts && preconditions::parts_count(etag).is_some() {
+                    return Err(s3_error!(
+                        NotImplemented,
+                        "Reading one part of a multipart object (partNumber) is not supported with the {} storage backend; use a Range request.",
+                        kind.as_str()
+                    ));
                 }
             }
         }
@@ -664,17 +727,13 @@ impl Gateway {
         }
         let header = session.req_header();
         let headers = &header.headers;
-        let streaming = matches!(identity.payload, PayloadHash::Streaming(_));
         if let Some(encoding) = headers.get(http::header::CONTENT_ENCODING) {
             let encoding = encoding.to_str().map_err(|_| {
                 s3_error!(InvalidArgument, "Content-Encoding is not printable ASCII.")
             })?;
-            let kept = if streaming {
-                plan::content_encoding_without_aws_chunked(encoding)
-            } else {
-                Some(encoding.to_owned())
-            };
-            if let Some(kept) = kept {
+            // `aws-chunked` names the upload's framing, never the object's encoding: S3 drops it
+            // from what it stores whether or not the body is chunk-signed.
+            if let Some(kept) = plan::content_encoding_without_aws_chunked(encoding) {
                 plan.set("content-encoding", &kept)?;
             }
         }

@@ -376,6 +376,56 @@ impl Gateway {
             .flatten()
     }
 
+    /// Headers S3 puts on GetObject/HeadObject answers that backends leave out: a part's
+    /// `x-amz-mp-parts-count` (from the multipart ETag), and the `ETag` and `Last-Modified` of
+    /// a `304 Not Modified` (RGW 16 sends neither; they are read with a HEAD).
+    async fn object_answer_headers(
+        &self,
+        resp: &mut ResponseHeader,
+        ctx: &RequestCtx,
+    ) -> Result<()> {
+        let Some(request) = ctx.request.as_ref() else {
+            return Ok(());
+        };
+        if resp.status.is_success()
+            && request.query.has("partNumber")
+            && !resp.headers.contains_key("x-amz-mp-parts-count")
+            && let Some(parts) = resp
+                .headers
+                .get(http::header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::s3::preconditions::parts_count)
+        {
+            resp.insert_header("x-amz-mp-parts-count", parts)?;
+        }
+        if resp.status == http::StatusCode::NOT_MODIFIED
+            && !resp.headers.contains_key(http::header::ETAG)
+            && let (Some(bucket), Some(key)) = (request.bucket.as_deref(), request.key.as_deref())
+        {
+            let sse_c: Vec<(&str, &str)> = ctx
+                .plan
+                .as_ref()
+                .map(|plan| {
+                    admit::SSE_C_HEADERS
+                        .iter()
+                        .filter_map(|n| Some((*n, plan.get(n)?)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Ok(head) = self
+                .head_object_with(bucket, key, request.query.get("versionId"), &sse_c)
+                .await
+            {
+                for name in [http::header::ETAG, http::header::LAST_MODIFIED] {
+                    if let Some(value) = head.headers.get(&name) {
+                        resp.insert_header(name, value.clone())?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// CompleteMultipartUpload: the parts list is checked as S3 checks it (ascending, each part
     /// once) and sent anew; the answer names the object at the gateway with its ETag, and an
     /// unknown upload is `NoSuchUpload` (RGW 16: 500 "completion already in progress").
@@ -743,6 +793,9 @@ impl ProxyHttp for Gateway {
         {
             resp.insert_header("x-amz-delete-marker", "true")?;
             resp.insert_header("x-amz-version-id", version)?;
+        }
+        if matches!(ctx.op, S3Op::GetObject | S3Op::HeadObject) {
+            self.object_answer_headers(resp, ctx).await?;
         }
         ctx.body_fix = self
             .body_fix(session, resp, ctx)

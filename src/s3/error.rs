@@ -29,6 +29,7 @@ pub enum S3ErrorCode {
     InvalidBucketName,
     InvalidDigest,
     InvalidLocationConstraint,
+    InvalidPart,
     InvalidPartOrder,
     InvalidPolicyDocument,
     InvalidRequest,
@@ -84,6 +85,7 @@ impl S3ErrorCode {
             InvalidBucketName => "InvalidBucketName",
             InvalidDigest => "InvalidDigest",
             InvalidLocationConstraint => "InvalidLocationConstraint",
+            InvalidPart => "InvalidPart",
             InvalidPartOrder => "InvalidPartOrder",
             InvalidPolicyDocument => "InvalidPolicyDocument",
             InvalidRequest => "InvalidRequest",
@@ -151,6 +153,7 @@ impl S3ErrorCode {
             | InvalidBucketName
             | InvalidDigest
             | InvalidLocationConstraint
+            | InvalidPart
             | InvalidPartOrder
             | InvalidPolicyDocument
             | InvalidRequest

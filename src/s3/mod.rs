@@ -7,6 +7,7 @@ pub mod form;
 pub mod lifecycle;
 pub mod names;
 pub mod op;
+pub mod preconditions;
 pub mod request;
 pub mod uri;
 pub mod xml;

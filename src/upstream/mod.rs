@@ -50,6 +50,16 @@ pub enum BackendKind {
     Generic,
 }
 
+impl BackendKind {
+    /// The name `[backend] kind` gives it (for messages that name the backend).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Rgw => "rgw",
+            BackendKind::Generic => "generic",
+        }
+    }
+}
+
 /// Where the backend is and the service credential for it, as `[backend]` configures them.
 #[derive(Debug, Clone)]
 pub struct BackendConfig {

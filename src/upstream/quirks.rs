@@ -23,6 +23,18 @@ pub fn copy_source_header(kind: BackendKind, op: S3Op, source: &CopySource) -> S
     }
 }
 
+/// Whether the backend reads one part of a multipart object (`GetObject ?partNumber=`).
+///
+/// S3 rule: part N of a multipart object is that part's bytes. RGW 16 ignores the parameter
+/// and serves the whole object, a wrong answer the gateway refuses to pass on (it answers
+/// `501 NotImplemented` for such reads; part 1 of a single-part object is the object).
+pub fn serves_part_numbers(kind: BackendKind) -> bool {
+    match kind {
+        BackendKind::Rgw => false,
+        BackendKind::Generic => true,
+    }
+}
+
 /// The error code S3 gives where a backend gives another, for an operation's error answer.
 ///
 /// S3 rules: a request naming an upload id that does not exist (never created, aborted or

@@ -2,9 +2,12 @@
 # scripts/setup.sh — installs what building bucketgate needs on Debian (idempotent).
 #   build   cmake (pingora's zlib-ng and aws-lc build with it), a C toolchain, pkg-config
 #   test    the above plus Ceph RGW, curl, s3cmd and the Python clients (awscli, boto3)
+#   bench   what test installs plus wrk and nginx (scripts/bench.sh)
 set -euo pipefail
+case "${1:-build}" in build|test|bench) ;; *) echo "usage: $0 [build|test|bench]" >&2; exit 2;; esac
 want=(cmake gcc g++ make pkg-config)
-[ "${1:-build}" = test ] && want+=(curl openssl s3cmd chromium)
+case "${1:-build}" in test|bench) want+=(curl openssl s3cmd chromium);; esac
+[ "${1:-build}" = bench ] && want+=(wrk nginx)
 missing=()
 for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -13,7 +16,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust (rustup) first" >&2; exit 1; }
-if [ "${1:-build}" = test ]; then
+if [ "${1:-build}" != build ]; then
   "$(dirname "$0")/rgw.sh" install
   python3 - <<'PY' 2>/dev/null || python3 -m pip install -q awscli boto3
 import boto3, awscli  # noqa: F401

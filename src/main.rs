@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use bucketgate::config::Config;
 use bucketgate::profile::Profile;
 
+// See Cargo.toml: jemalloc for the request path's many small allocations.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     version,

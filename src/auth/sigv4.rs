@@ -452,7 +452,7 @@ pub fn canonical_request(
 }
 
 /// Appends a header value trimmed, with runs of spaces collapsed to one (SigV4 rule).
-fn push_trimmed(out: &mut String, value: &[u8]) {
+pub(crate) fn push_trimmed(out: &mut String, value: &[u8]) {
     let text = String::from_utf8_lossy(value);
     let mut last_space = false;
     for c in text.trim().chars() {

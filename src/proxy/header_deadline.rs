@@ -65,6 +65,8 @@ pub struct DeadlineStream {
     deadline: Duration,
     /// Until the head ends: when it must have ended.
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// A head is being read: the deadline runs.
+    head_open: bool,
     /// The last bytes read, to find a `\r\n\r\n` split across reads.
     tail: [u8; 3],
     tail_len: usize,
@@ -76,6 +78,7 @@ impl DeadlineStream {
             inner: Some(inner),
             deadline,
             sleep: None,
+            head_open: false,
             tail: [0; 3],
             tail_len: 0,
         }
@@ -87,14 +90,21 @@ impl DeadlineStream {
             inner: None,
             deadline: Duration::from_secs(1),
             sleep: None,
+            head_open: false,
             tail: [0; 3],
             tail_len: 0,
         }
     }
 
-    /// A request head may start now: it must end within the deadline.
+    /// A request head may start now: it must end within the deadline. The timer of the last
+    /// head is reset rather than allocated anew (this runs once per request).
     fn arm(&mut self) {
-        self.sleep = Some(Box::pin(tokio::time::sleep(self.deadline)));
+        let at = tokio::time::Instant::now() + self.deadline;
+        match self.sleep.as_mut() {
+            Some(sleep) => sleep.as_mut().reset(at),
+            None => self.sleep = Some(Box::pin(tokio::time::sleep_until(at))),
+        }
+        self.head_open = true;
         self.tail_len = 0;
     }
 
@@ -104,16 +114,32 @@ impl DeadlineStream {
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
     }
 
-    /// Looks for the end of the head in `data` (with the bytes kept from the last read).
+    /// Looks for the end of the head in `data` (with the bytes kept from the last read),
+    /// without copying `data`: a `\r\n\r\n` split across reads lies in the kept tail plus
+    /// the first three bytes.
     fn saw_head_end(&mut self, data: &[u8]) -> bool {
-        let mut window = Vec::with_capacity(self.tail_len + data.len());
-        window.extend_from_slice(&self.tail[..self.tail_len]);
-        window.extend_from_slice(data);
-        if memchr::memmem::find(&window, b"\r\n\r\n").is_some() {
+        let mut seam = [0u8; 6];
+        let head = data.len().min(3);
+        seam[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
+        seam[self.tail_len..self.tail_len + head].copy_from_slice(&data[..head]);
+        if memchr::memmem::find(&seam[..self.tail_len + head], b"\r\n\r\n").is_some()
+            || memchr::memmem::find(data, b"\r\n\r\n").is_some()
+        {
             return true;
         }
-        let keep = window.len().min(3);
-        self.tail[..keep].copy_from_slice(&window[window.len() - keep..]);
+        // Keep the last three bytes seen, from the seam when this read was shorter.
+        let window_len = self.tail_len + data.len();
+        let keep = window_len.min(3);
+        let mut kept = [0u8; 3];
+        for (i, byte) in kept[..keep].iter_mut().enumerate() {
+            let at = window_len - keep + i;
+            *byte = if at < self.tail_len {
+                self.tail[at]
+            } else {
+                data[at - self.tail_len]
+            };
+        }
+        self.tail = kept;
         self.tail_len = keep;
         false
     }
@@ -126,7 +152,8 @@ impl AsyncRead for DeadlineStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        if let Some(sleep) = this.sleep.as_mut()
+        if this.head_open
+            && let Some(sleep) = this.sleep.as_mut()
             && sleep.as_mut().poll(cx).is_ready()
         {
             return Poll::Ready(Err(std::io::Error::new(
@@ -140,13 +167,11 @@ impl AsyncRead for DeadlineStream {
             Err(e) => return Poll::Ready(Err(e)),
         };
         let result = Pin::new(inner).poll_read(cx, buf);
-        if this.sleep.is_some()
+        if this.head_open
             && let Poll::Ready(Ok(())) = result
+            && this.saw_head_end(&buf.filled()[before..])
         {
-            let fresh = buf.filled()[before..].to_vec();
-            if this.saw_head_end(&fresh) {
-                this.sleep = None;
-            }
+            this.head_open = false;
         }
         result
     }
@@ -166,7 +191,7 @@ impl AsyncWrite for DeadlineStream {
         // Continue`, after which the request's body comes). While a head is awaited, every
         // write (the rest of the answer) restarts it.
         let final_head = buf.starts_with(b"HTTP/1.") && buf.get(9).is_some_and(|b| *b != b'1');
-        if final_head || this.sleep.is_some() {
+        if final_head || this.head_open {
             this.arm();
         }
         match this.inner() {
@@ -200,7 +225,7 @@ impl AsyncWrite for DeadlineStream {
             .find(|b| !b.is_empty())
             .map_or(&[][..], |b| &b[..]);
         let final_head = first.starts_with(b"HTTP/1.") && first.get(9).is_some_and(|b| *b != b'1');
-        if final_head || this.sleep.is_some() {
+        if final_head || this.head_open {
             this.arm();
         }
         match this.inner() {
@@ -305,16 +330,13 @@ mod tests {
     async fn an_answer_rearms_the_head_deadline_but_100_continue_does_not() {
         let mut s = DeadlineStream::closed();
         assert!(s.saw_head_end(b"PUT / HTTP/1.1\r\n\r\n"));
-        s.sleep = None;
+        s.head_open = false;
         let waker = futures_noop_waker();
         let mut cx = Context::from_waker(&waker);
         let _ = Pin::new(&mut s).poll_write(&mut cx, b"HTTP/1.1 100 Continue\r\n\r\n");
-        assert!(s.sleep.is_none(), "the body follows a 100: no deadline");
+        assert!(!s.head_open, "the body follows a 100: no deadline");
         let _ = Pin::new(&mut s).poll_write(&mut cx, b"HTTP/1.1 200 OK\r\n\r\n");
-        assert!(
-            s.sleep.is_some(),
-            "after an answer the next head is awaited"
-        );
+        assert!(s.head_open, "after an answer the next head is awaited");
     }
 
     fn futures_noop_waker() -> std::task::Waker {
@@ -330,5 +352,15 @@ mod tests {
         let mut s = DeadlineStream::closed();
         assert!(!s.saw_head_end(b"GET / HTTP/1.1\r\n"));
         assert!(s.saw_head_end(b"\r\nbody"));
+        // One byte at a time, and a seam that ends inside the kept tail.
+        let mut s = DeadlineStream::closed();
+        for b in b"GET / HTTP/1.1\r\n\r".iter() {
+            assert!(!s.saw_head_end(std::slice::from_ref(b)));
+        }
+        assert!(s.saw_head_end(b"\n"));
+        let mut s = DeadlineStream::closed();
+        assert!(!s.saw_head_end(b"\r\n"));
+        assert!(!s.saw_head_end(b"x\r\n"));
+        assert!(s.saw_head_end(b"\r\nx"));
     }
 }

@@ -1021,6 +1021,17 @@ fn post_success(post: &PostUpload, resp: &mut ResponseHeader, host: &str) -> Res
     Ok(None)
 }
 
+/// Bytes each client connection buffers for reading. pingora's default, 64 KiB, is held for
+/// the life of every connection, idle keep-alive ones included (~64 MiB per 1,000); a request
+/// head fits in far less, and bodies are read in larger pieces that bypass this buffer.
+const CLIENT_READ_BUFFER: usize = 8 * 1024;
+
+/// A client listener (plain TCP; TLS is added by the caller) with the gateway's read buffer.
+fn client_listener(addr: &str) -> pingora::listeners::ListenerConfig {
+    pingora::listeners::ListenerConfig::tcp(addr)
+        .l4_buffer(pingora::listeners::L4BufferSettings::default().read(CLIENT_READ_BUFFER))
+}
+
 /// A backend's error answer, passed on with the gateway's identity (see `quirks::BodyFix`).
 pub(super) fn backend_error(
     r: &crate::upstream::client::BackendResponse,
@@ -1149,7 +1160,7 @@ pub fn build_server(
     };
     let mut service = pingora::services::listening::Service::new("bucketgate".to_owned(), app);
     for addr in &config.server.listen {
-        service.add_tcp(&addr.to_string());
+        service.add_listener(client_listener(&addr.to_string()));
     }
     if let (Some(tls), Some(store)) = (&config.tls, &certificates) {
         for addr in &tls.listen {
@@ -1157,7 +1168,7 @@ pub fn build_server(
                 .map_err(|e| format!("tls: {e}"))?;
             settings.set_cert_resolver(Arc::new(crate::tls::SniResolver(store.clone())));
             settings.enable_h2();
-            service.add_tls_with_settings(&addr.to_string(), None, settings);
+            service.add_listener(client_listener(&addr.to_string()).tls(settings));
         }
     }
     server.add_service(service);

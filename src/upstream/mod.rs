@@ -10,19 +10,13 @@ pub mod client;
 pub mod embedded;
 pub mod plan;
 pub mod quirks;
+pub mod sign;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity as SigningIdentity;
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::utils::tls::{CertKey, WrappedX509, parse_x509};
@@ -97,7 +91,7 @@ pub struct Backend {
     config: BackendConfig,
     authority: String,
     addr: SocketAddr,
-    identity: SigningIdentity,
+    signer: sign::BackendSigner,
     ca: Option<Arc<[WrappedX509]>>,
     client_cert: Option<Arc<CertKey>>,
 }
@@ -160,14 +154,11 @@ impl Backend {
             .ok_or_else(|| {
                 std::io::Error::other(format!("{} resolves to no address", config.host))
             })?;
-        let identity = Credentials::new(
+        let signer = sign::BackendSigner::new(
             config.access_key.clone(),
-            config.secret_key.expose().to_owned(),
-            None,
-            None,
-            "bucketgate-backend",
-        )
-        .into();
+            config.secret_key.clone(),
+            config.region.clone(),
+        );
         let ca = config
             .ca_file
             .as_deref()
@@ -183,7 +174,7 @@ impl Backend {
         Ok(Backend {
             authority: config.authority(),
             addr,
-            identity,
+            signer,
             ca,
             client_cert,
             config,
@@ -235,50 +226,6 @@ impl Backend {
             .insert_header(http::header::HOST, self.authority.as_str())
             .map_err(|_| internal("invalid host"))?;
 
-        let mut signable: Vec<(&str, &str)> = Vec::with_capacity(8);
-        for (name, value) in header.headers.iter() {
-            let n = name.as_str();
-            if n == "host" || n == "content-md5" || n == "content-type" || n.starts_with("x-amz-") {
-                let v = value.to_str().map_err(|_| {
-                    s3_error!(
-                        InvalidArgument,
-                        "Header {n} has a value that is not printable ASCII."
-                    )
-                })?;
-                signable.push((n, v));
-            }
-        }
-        let mut settings = SigningSettings::default();
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        settings.signature_location = SignatureLocation::Headers;
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region(&self.config.region)
-            .name("s3")
-            .time(now)
-            .settings(settings)
-            .build()
-            .map_err(|_| internal("signing parameters"))?
-            .into();
-        let url = format!("http://{}{}", self.authority, path_and_query);
-        let request = SignableRequest::new(
-            header.method.as_str(),
-            url,
-            signable.into_iter(),
-            SignableBody::Precomputed(payload_hash.to_owned()),
-        )
-        .map_err(|_| internal("unsignable request"))?;
-        let (instructions, _) = sign(request, &params)
-            .map_err(|_| internal("signing failed"))?
-            .into_parts();
-        let (headers, _) = instructions.into_parts();
-        for h in headers {
-            header
-                .insert_header(h.name(), h.value())
-                .map_err(|_| internal("signature header"))?;
-        }
-        Ok(())
+        self.signer.sign(header, path_and_query, payload_hash, now)
     }
 }

@@ -92,12 +92,7 @@ fn bench_admission(c: &mut Criterion) {
                 .expect("forwardable");
             let mut header = plan.request_header().expect("builds");
             backend
-                .resign(
-                    &mut header,
-                    &plan.target,
-                    &plan.payload_hash,
-                    SystemTime::now(),
-                )
+                .resign(&mut header, &plan.payload_hash, SystemTime::now())
                 .expect("signs");
             black_box((verified, header))
         })

@@ -150,7 +150,8 @@ impl CredentialStore {
     }
 }
 
-fn derive_signing_key(
+/// The SigV4 signing key of `secret` for the day of `time` (aws-sigv4's derivation).
+pub(crate) fn derive_signing_key(
     secret: &SecretKey,
     time: SystemTime,
     region: &str,

@@ -97,7 +97,22 @@ pub struct Identity {
     pub signed_headers: Vec<String>,
 }
 
+/// Who a request proved to be, as the phases after admission (access log, metrics, the
+/// request log) need it: no signature details.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: Option<Arc<User>>,
+    pub scheme: AuthScheme,
+}
+
 impl Identity {
+    pub fn caller(&self) -> Caller {
+        Caller {
+            user: self.user.clone(),
+            scheme: self.scheme,
+        }
+    }
+
     pub fn anonymous() -> Self {
         Identity {
             user: None,

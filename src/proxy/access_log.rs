@@ -115,7 +115,7 @@ impl Gateway {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let (signature_version, auth_type) = match ctx.identity.as_ref().map(|i| i.scheme) {
+        let (signature_version, auth_type) = match ctx.caller.as_ref().map(|i| i.scheme) {
             Some(AuthScheme::SigV4Header) => (Some("SigV4"), Some("AuthHeader")),
             Some(AuthScheme::SigV4Query) => (Some("SigV4"), Some("QueryString")),
             Some(AuthScheme::SigV2Header) => (Some("SigV2"), Some("AuthHeader")),
@@ -139,7 +139,7 @@ impl Gateway {
                 .and_then(|a| a.as_inet())
                 .map(|a| a.ip().to_string()),
             requester: ctx
-                .identity
+                .caller
                 .as_ref()
                 .and_then(|i| i.user.as_ref())
                 .map(|u| u.id.clone()),

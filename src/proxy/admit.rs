@@ -46,13 +46,6 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 /// Object metadata the gateway keeps for itself: never taken from a client.
 const RESERVED_META: &[&str] = &[ACL_META];
 
-/// The SSE-C headers that read an encrypted object.
-pub(super) const SSE_C_HEADERS: [&str; 3] = [
-    "x-amz-server-side-encryption-customer-algorithm",
-    "x-amz-server-side-encryption-customer-key",
-    "x-amz-server-side-encryption-customer-key-md5",
-];
-
 /// What admission decided about a request.
 pub enum Admission {
     /// The gateway answers itself (ACL, policy, CORS, website, logging, ListBuckets,
@@ -168,7 +161,7 @@ impl Gateway {
             headers: &header.headers,
         };
         let identity = auth::authenticate(&parts, &self.credentials.load(), SystemTime::now())?;
-        ctx.identity = Some(identity.clone());
+        ctx.caller = Some(identity.caller());
         // Limits are charged to who the caller proved to be, never before.
         if let Some(user) = &identity.user {
             self.rate_limit(Scope::Key, &user.access_key)?;
@@ -626,22 +619,7 @@ impl Gateway {
             }
             if copies_metadata || !conditions.is_empty() {
                 // An SSE-C source is read with the key the client gave for it.
-                let sse_c: Vec<(String, String)> = ["algorithm", "key", "key-md5"]
-                    .iter()
-                    .filter_map(|part| {
-                        let value = plan.get(&format!(
-                            "x-amz-copy-source-server-side-encryption-customer-{part}"
-                        ))?;
-                        Some((
-                            format!("x-amz-server-side-encryption-customer-{part}"),
-                            value.to_owned(),
-                        ))
-                    })
-                    .collect();
-                let sse_c: Vec<(&str, &str)> = sse_c
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
+                let sse_c = plan.sse_c_key(true);
                 let head = self
                     .head_object_with(
                         &source.bucket,
@@ -684,10 +662,7 @@ impl Gateway {
             let kind = self.backend.config().kind;
             let serves_parts = quirks::serves_part_numbers(kind);
             if part > 1 || !serves_parts {
-                let sse_c: Vec<(&str, &str)> = SSE_C_HEADERS
-                    .iter()
-                    .filter_map(|n| Some((*n, plan.get(n)?)))
-                    .collect();
+                let sse_c = plan.sse_c_key(false);
                 let head = self
                     .head_object_with(
                         request.bucket.as_deref().unwrap_or_default(),
@@ -855,7 +830,7 @@ impl Gateway {
             payload: PayloadHash::Unsigned,
             signed_headers: Vec::new(),
         };
-        ctx.identity = Some(identity.clone());
+        ctx.caller = Some(identity.caller());
         self.rate_limit(Scope::Key, &verified.user.access_key)?;
         self.rate_limit(Scope::Bucket, &bucket)?;
         let as_put = S3Request {

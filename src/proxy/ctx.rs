@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::auth::Identity;
+use crate::auth::Caller;
 use crate::auth::body::BodyVerifier;
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
@@ -17,7 +17,8 @@ pub struct RequestCtx {
     pub received_at: std::time::SystemTime,
     pub op: S3Op,
     pub request: Option<S3Request>,
-    pub identity: Option<Identity>,
+    /// Who the request proved to be (set once authentication succeeded).
+    pub caller: Option<Caller>,
     /// What the backend gets, when admission decided to forward the request.
     pub plan: Option<ForwardPlan>,
     /// Verifies the body on its way to the backend (aws-chunked decoding, or a checksum).
@@ -51,7 +52,7 @@ impl RequestCtx {
             received_at: std::time::SystemTime::now(),
             op: S3Op::Unknown,
             request: None,
-            identity: None,
+            caller: None,
             plan: None,
             body_verifier: None,
             body_fix: None,

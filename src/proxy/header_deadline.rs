@@ -67,6 +67,9 @@ pub struct DeadlineStream {
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     /// A head is being read: the deadline runs.
     head_open: bool,
+    /// The last write while a head is awaited (the rest of the answer): the deadline runs from
+    /// it. Recorded here and applied to the timer on the next read, not reset per write.
+    written_at: Option<tokio::time::Instant>,
     /// The last bytes read, to find a `\r\n\r\n` split across reads.
     tail: [u8; 3],
     tail_len: usize,
@@ -79,6 +82,7 @@ impl DeadlineStream {
             deadline,
             sleep: None,
             head_open: false,
+            written_at: None,
             tail: [0; 3],
             tail_len: 0,
         }
@@ -91,6 +95,7 @@ impl DeadlineStream {
             deadline: Duration::from_secs(1),
             sleep: None,
             head_open: false,
+            written_at: None,
             tail: [0; 3],
             tail_len: 0,
         }
@@ -105,7 +110,21 @@ impl DeadlineStream {
             None => self.sleep = Some(Box::pin(tokio::time::sleep_until(at))),
         }
         self.head_open = true;
+        self.written_at = None;
         self.tail_len = 0;
+    }
+
+    /// A write: the answer's head arms the deadline of the next request head; the rest of the
+    /// answer, written while that head is awaited, moves the deadline on.
+    fn wrote(&mut self, first: &[u8]) {
+        // A final HTTP/1 response head means the request is answered: the next head may
+        // start once it is out (not after `100 Continue`, which the request's body follows).
+        let final_head = first.starts_with(b"HTTP/1.") && first.get(9).is_some_and(|b| *b != b'1');
+        if final_head {
+            self.arm();
+        } else if self.head_open {
+            self.written_at = Some(tokio::time::Instant::now());
+        }
     }
 
     fn inner(&mut self) -> std::io::Result<&mut Stream> {
@@ -154,12 +173,16 @@ impl AsyncRead for DeadlineStream {
         let this = self.get_mut();
         if this.head_open
             && let Some(sleep) = this.sleep.as_mut()
-            && sleep.as_mut().poll(cx).is_ready()
         {
-            return Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "the request head took too long",
-            )));
+            if let Some(at) = this.written_at.take() {
+                sleep.as_mut().reset(at + this.deadline);
+            }
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request head took too long",
+                )));
+            }
         }
         let before = buf.filled().len();
         let inner = match this.inner() {
@@ -186,14 +209,7 @@ impl AsyncWrite for DeadlineStream {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
-        // A final HTTP/1 response head means the request is answered: the next head may
-        // start once it is out, so the clock runs from the last byte written (not `100
-        // Continue`, after which the request's body comes). While a head is awaited, every
-        // write (the rest of the answer) restarts it.
-        let final_head = buf.starts_with(b"HTTP/1.") && buf.get(9).is_some_and(|b| *b != b'1');
-        if final_head || this.head_open {
-            this.arm();
-        }
+        this.wrote(buf);
         match this.inner() {
             Ok(inner) => Pin::new(inner).poll_write(cx, buf),
             Err(e) => Poll::Ready(Err(e)),
@@ -224,10 +240,7 @@ impl AsyncWrite for DeadlineStream {
             .iter()
             .find(|b| !b.is_empty())
             .map_or(&[][..], |b| &b[..]);
-        let final_head = first.starts_with(b"HTTP/1.") && first.get(9).is_some_and(|b| *b != b'1');
-        if final_head || this.head_open {
-            this.arm();
-        }
+        this.wrote(first);
         match this.inner() {
             Ok(inner) => Pin::new(inner).poll_write_vectored(cx, bufs),
             Err(e) => Poll::Ready(Err(e)),

@@ -402,15 +402,10 @@ impl Gateway {
             && !resp.headers.contains_key(http::header::ETAG)
             && let (Some(bucket), Some(key)) = (request.bucket.as_deref(), request.key.as_deref())
         {
-            let sse_c: Vec<(&str, &str)> = ctx
+            let sse_c = ctx
                 .plan
                 .as_ref()
-                .map(|plan| {
-                    admit::SSE_C_HEADERS
-                        .iter()
-                        .filter_map(|n| Some((*n, plan.get(n)?)))
-                        .collect()
-                })
+                .map(|plan| plan.sse_c_key(false))
                 .unwrap_or_default();
             if let Ok(head) = self
                 .head_object_with(bucket, key, request.query.get("versionId"), &sse_c)
@@ -439,14 +434,10 @@ impl Gateway {
         let complete = xml::CompleteMultipartUpload::parse(&body)?;
         let document = complete.to_xml();
         let headers = &session.req_header().headers;
-        let sse_c: Vec<(&str, &str)> = [
-            "x-amz-server-side-encryption-customer-algorithm",
-            "x-amz-server-side-encryption-customer-key",
-            "x-amz-server-side-encryption-customer-key-md5",
-        ]
-        .into_iter()
-        .filter_map(|name| Some((name, headers.get(name)?.to_str().ok()?)))
-        .collect();
+        let sse_c: Vec<(&str, &str)> = crate::upstream::plan::SSE_C_HEADERS
+            .into_iter()
+            .filter_map(|name| Some((name, headers.get(name)?.to_str().ok()?)))
+            .collect();
         let r = self
             .send_document(
                 S3Op::CompleteMultipartUpload,
@@ -468,17 +459,16 @@ impl Gateway {
         let location = object_url(session, request).unwrap_or_default();
         // The upload is complete once the backend answers: its ETag is readable now.
         let etag = match (&request.bucket, &request.key) {
-            (Some(bucket), Some(key)) => {
-                self.head_object(bucket, key, None)
-                    .await
-                    .ok()
-                    .and_then(|h| {
-                        h.headers
-                            .get(http::header::ETAG)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    })
-            }
+            (Some(bucket), Some(key)) if quirks::complete_lacks_etag(&r.body) => self
+                .head_object(bucket, key, None)
+                .await
+                .ok()
+                .and_then(|h| {
+                    h.headers
+                        .get(http::header::ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                }),
             _ => None,
         };
         let fixed = quirks::BodyFix::Complete { location, etag }.apply(&r.body);
@@ -709,12 +699,7 @@ impl ProxyHttp for Gateway {
             .ok_or_else(|| Error::explain(ErrorType::InternalError, "no forward plan"))?;
         let mut header = plan.request_header().map_err(internal)?;
         self.backend
-            .resign(
-                &mut header,
-                &plan.target,
-                &plan.payload_hash,
-                SystemTime::now(),
-            )
+            .resign(&mut header, &plan.payload_hash, SystemTime::now())
             .map_err(internal)?;
         *upstream = header;
         Ok(())
@@ -789,6 +774,8 @@ impl ProxyHttp for Gateway {
         }
         if matches!(ctx.op, S3Op::GetObject | S3Op::HeadObject)
             && resp.status == http::StatusCode::NOT_FOUND
+            && !quirks::reports_delete_markers(self.backend.config().kind)
+            && !resp.headers.contains_key("x-amz-delete-marker")
             && let Some(version) = self.current_delete_marker(ctx).await
         {
             resp.insert_header("x-amz-delete-marker", "true")?;
@@ -938,7 +925,7 @@ impl ProxyHttp for Gateway {
         }
         self.record_access(session, ctx, status).await;
         let auth = ctx
-            .identity
+            .caller
             .as_ref()
             .map_or("anonymous", |i| i.scheme.as_str());
         self.metrics
@@ -956,7 +943,7 @@ impl ProxyHttp for Gateway {
             .bytes_out
             .inc_by(session.body_bytes_sent() as u64);
         let user = ctx
-            .identity
+            .caller
             .as_ref()
             .and_then(|i| i.user.as_ref())
             .map_or("-", |u| u.id.as_str());

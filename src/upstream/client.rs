@@ -109,7 +109,7 @@ impl BackendClient {
             .map_err(|e| internal(e.to_string()))?;
         let hash = hex::encode(Sha256::digest(&body));
         self.backend
-            .resign(&mut req, path_and_query, &hash, SystemTime::now())
+            .resign(&mut req, &hash, SystemTime::now())
             .map_err(Attempt::Fatal)?;
 
         let peer = self.backend.peer();

@@ -197,35 +197,28 @@ impl Backend {
         Box::new(peer)
     }
 
-    /// Rewrites a request for the backend: path-style target, backend `Host`, no client
-    /// credentials, and a fresh SigV4 signature over `payload_hash`.
+    /// Readies a request built for the backend (its path-style target already set): backend
+    /// `Host`, no client credentials, and a fresh SigV4 signature over `payload_hash`.
     ///
     /// Only `host`, `x-amz-*`, `content-md5` and `content-type` are signed: signing transport
     /// headers (`expect`, `accept-encoding`, SDK headers) makes strict backends reject requests.
     pub fn resign(
         &self,
         header: &mut RequestHeader,
-        path_and_query: &str,
         payload_hash: &str,
         now: SystemTime,
     ) -> Result<(), S3Error> {
-        let internal = |what: &str| {
-            s3_error!(
-                InternalError,
-                "Could not prepare the backend request: {what}."
-            )
-        };
-        let uri: http::Uri = path_and_query
-            .parse()
-            .map_err(|_| internal("invalid target"))?;
-        header.set_uri(uri);
         for name in CLIENT_AUTH_HEADERS {
             header.remove_header(*name);
         }
         header
             .insert_header(http::header::HOST, self.authority.as_str())
-            .map_err(|_| internal("invalid host"))?;
-
-        self.signer.sign(header, path_and_query, payload_hash, now)
+            .map_err(|_| {
+                s3_error!(
+                    InternalError,
+                    "Could not prepare the backend request: invalid host."
+                )
+            })?;
+        self.signer.sign(header, payload_hash, now)
     }
 }

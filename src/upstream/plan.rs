@@ -49,6 +49,20 @@ const FORWARDED_HEADERS: &[&str] = &[
     "x-amz-website-redirect-location",
 ];
 
+/// The SSE-C headers that give an encrypted object's key.
+pub const SSE_C_HEADERS: [&str; 3] = [
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-server-side-encryption-customer-key",
+    "x-amz-server-side-encryption-customer-key-md5",
+];
+
+/// The copy source's SSE-C headers, in the order of [`SSE_C_HEADERS`].
+const COPY_SOURCE_SSE_C_HEADERS: [&str; 3] = [
+    "x-amz-copy-source-server-side-encryption-customer-algorithm",
+    "x-amz-copy-source-server-side-encryption-customer-key",
+    "x-amz-copy-source-server-side-encryption-customer-key-md5",
+];
+
 /// Headers that only mean something next to the copy source the gateway authorized.
 const COPY_HEADERS: &[&str] = &[
     "x-amz-copy-source-if-match",
@@ -206,6 +220,21 @@ impl ForwardPlan {
             .and_then(|(_, v)| v.to_str().ok())
     }
 
+    /// The SSE-C key this plan carries for its object (or, with `copy_source`, for the copy
+    /// source), as the headers of a request that reads that object.
+    pub fn sse_c_key(&self, copy_source: bool) -> Vec<(&'static str, &str)> {
+        let carried = if copy_source {
+            &COPY_SOURCE_SSE_C_HEADERS
+        } else {
+            &SSE_C_HEADERS
+        };
+        SSE_C_HEADERS
+            .iter()
+            .zip(carried)
+            .filter_map(|(name, carried)| Some((*name, self.get(carried)?)))
+            .collect()
+    }
+
     /// The backend request head: a new header, nothing of the client's carried over.
     pub fn request_header(&self) -> Result<RequestHeader, S3Error> {
         let internal = |_| s3_error!(InternalError, "Could not build the backend request.");
@@ -293,9 +322,8 @@ pub fn forwarded_query(op: S3Op, request: &S3Request) -> String {
         if !allowed || seen.contains(&name) {
             continue;
         }
+        // Only the first value goes on: the one `Query::get` gives the gateway.
         seen.push(name);
-        // The first value is the one `Query::get` gives the gateway.
-        let value = request.query.get(name).unwrap_or(value);
         if !out.is_empty() {
             out.push('&');
         }

@@ -63,6 +63,21 @@ pub fn renamed_error_code(
     }
 }
 
+/// Whether the backend says, on a 404 GET/HEAD, that the key's current version is a delete
+/// marker (S3 rule below). When it does not, the gateway asks with a version listing.
+pub fn reports_delete_markers(kind: BackendKind) -> bool {
+    match kind {
+        BackendKind::Rgw => false,
+        BackendKind::Generic => true,
+    }
+}
+
+/// Whether a CompleteMultipartUpload answer left `<ETag>` empty (RGW 16 does), so the gateway
+/// must read the object's ETag to fill it in ([`BodyFix::Complete`]).
+pub fn complete_lacks_etag(body: &[u8]) -> bool {
+    memchr::memmem::find(body, b"<ETag></ETag>").is_some()
+}
+
 /// The version id of `key`'s current version when that is a delete marker, read from the
 /// first entry of a `ListObjectVersions` answer for `prefix=key&max-keys=1` (a key's versions
 /// come first among the keys it prefixes, newest first).

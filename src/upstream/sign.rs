@@ -1,7 +1,7 @@
 //! SigV4 for the backend: every forwarded request is signed with the one service credential.
 //!
-//! This runs once per request, so it does the least SigV4 allows: the signing key is derived
-//! once a day (with `aws-sigv4`'s derivation) instead of four HMACs per request, and the
+//! This runs once per request, so it does the least SigV4 allows: the signing key and scope are
+//! derived once a day (with `aws-sigv4`'s derivation) instead of four HMACs per request, and the
 //! canonical request is built in one buffer from the request header the forward plan made.
 //! The result is checked against `aws-sigv4`'s own signer in the tests below.
 
@@ -13,7 +13,8 @@ use pingora::http::RequestHeader;
 use sha2::{Digest, Sha256};
 
 use crate::auth::credentials::SecretKey;
-use crate::auth::sigv4::{hmac_sha256, push_trimmed};
+use crate::auth::credentials::derive_signing_key;
+use crate::auth::sigv4::{format_amz_date, hmac_sha256, push_canonical_headers};
 use crate::s3::error::S3Error;
 use crate::s3::uri::Query;
 use crate::s3_error;
@@ -23,8 +24,15 @@ pub struct BackendSigner {
     access_key: String,
     secret: SecretKey,
     region: String,
-    /// The day (`YYYYMMDD`) and its signing key.
-    key: ArcSwap<(String, [u8; 32])>,
+    /// The current day's scope and signing key.
+    day: ArcSwap<Day>,
+}
+
+/// What SigV4 fixes for a whole day: the date, the credential scope, the signing key.
+struct Day {
+    date: String,
+    scope: String,
+    key: [u8; 32],
 }
 
 impl std::fmt::Debug for BackendSigner {
@@ -50,35 +58,34 @@ impl BackendSigner {
             access_key,
             secret,
             region,
-            key: ArcSwap::from_pointee((String::new(), [0; 32])),
+            day: ArcSwap::from_pointee(Day {
+                date: String::new(),
+                scope: String::new(),
+                key: [0; 32],
+            }),
         }
     }
 
-    /// The signing key of `date` (`YYYYMMDD`), derived when the day changes.
-    fn signing_key(&self, date: &str, now: SystemTime) -> [u8; 32] {
-        let current = self.key.load();
-        if current.0 == date {
-            return current.1;
+    /// The scope and signing key of `date` (`YYYYMMDD`), derived when the day changes.
+    fn day(&self, date: &str, now: SystemTime) -> Arc<Day> {
+        let current = self.day.load_full();
+        if current.date == date {
+            return current;
         }
-        let derived = aws_sigv4::sign::v4::generate_signing_key(
-            self.secret.expose(),
-            now,
-            &self.region,
-            "s3",
-        );
-        let mut key = [0u8; 32];
-        key.copy_from_slice(derived.as_ref());
-        self.key.store(Arc::new((date.to_owned(), key)));
-        key
+        let day = Arc::new(Day {
+            date: date.to_owned(),
+            scope: format!("{date}/{}/s3/aws4_request", self.region),
+            key: derive_signing_key(&self.secret, now, &self.region, "s3"),
+        });
+        self.day.store(day.clone());
+        day
     }
 
     /// Adds `x-amz-date`, `x-amz-content-sha256` and `Authorization` to `header`, whose target
-    /// is `path_and_query` (already in its canonical encoding) and whose other headers are
-    /// final.
+    /// (path and query, already in their canonical encoding) and other headers are final.
     pub fn sign(
         &self,
         header: &mut RequestHeader,
-        path_and_query: &str,
         payload_hash: &str,
         now: SystemTime,
     ) -> Result<(), S3Error> {
@@ -88,7 +95,7 @@ impl BackendSigner {
                 "Could not prepare the backend request: {what}."
             )
         };
-        let amz_date = amz_date(now);
+        let amz_date = format_amz_date(now);
         let date = &amz_date[..8];
         header
             .insert_header("x-amz-date", amz_date.as_str())
@@ -97,9 +104,13 @@ impl BackendSigner {
             .insert_header("x-amz-content-sha256", payload_hash)
             .map_err(|_| internal("payload hash"))?;
 
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
+        // A shared handle on the target's bytes, not a copy.
+        let target = header
+            .uri
+            .path_and_query()
+            .cloned()
+            .ok_or_else(|| internal("no target"))?;
+        let (path, query) = (target.path(), target.query().unwrap_or(""));
         let mut names: Vec<&str> = header
             .headers
             .keys()
@@ -107,80 +118,38 @@ impl BackendSigner {
             .filter(|n| signed(n))
             .collect();
         names.sort_unstable();
-        let mut canonical = String::with_capacity(256 + path_and_query.len());
+        let mut canonical = String::with_capacity(256 + target.as_str().len());
         canonical.push_str(header.method.as_str());
         canonical.push('\n');
         canonical.push_str(path);
         canonical.push('\n');
         canonical.push_str(&Query::parse(query)?.canonical(|_| false));
         canonical.push('\n');
-        for name in &names {
-            canonical.push_str(name);
-            canonical.push(':');
-            for (i, value) in header.headers.get_all(*name).iter().enumerate() {
-                if value.to_str().is_err() {
-                    return Err(s3_error!(
-                        InvalidArgument,
-                        "Header {name} has a value that is not printable ASCII."
-                    ));
-                }
-                if i > 0 {
-                    canonical.push(',');
-                }
-                push_trimmed(&mut canonical, value.as_bytes());
-            }
-            canonical.push('\n');
-        }
+        // Values are visible ASCII: the plan and the gateway's own requests build them with
+        // `HeaderValue::from_str`, which accepts nothing else.
+        push_canonical_headers(&mut canonical, &header.headers, names.iter().copied());
         canonical.push('\n');
         let signed_headers = names.join(";");
         canonical.push_str(&signed_headers);
         canonical.push('\n');
         canonical.push_str(payload_hash);
 
-        let scope = format!("{date}/{}/s3/aws4_request", self.region);
+        let day = self.day(date, now);
         let string_to_sign = format!(
-            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+            "AWS4-HMAC-SHA256\n{amz_date}\n{}\n{}",
+            day.scope,
             hex::encode(Sha256::digest(canonical.as_bytes()))
         );
-        let signature = hex::encode(hmac_sha256(
-            &self.signing_key(date, now),
-            string_to_sign.as_bytes(),
-        ));
+        let signature = hex::encode(hmac_sha256(&day.key, string_to_sign.as_bytes()));
         let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-            self.access_key
+            "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={signed_headers}, Signature={signature}",
+            self.access_key, day.scope
         );
         header
             .insert_header(http::header::AUTHORIZATION, authorization)
             .map_err(|_| internal("authorization"))?;
         Ok(())
     }
-}
-
-/// `YYYYMMDDTHHMMSSZ` for `t`, written digit by digit (no format machinery per request).
-fn amz_date(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    let mut out = String::with_capacity(16);
-    push_digits(&mut out, t.year().clamp(0, 9999) as u32, 4);
-    push_digits(&mut out, u32::from(u8::from(t.month())), 2);
-    push_digits(&mut out, u32::from(t.day()), 2);
-    out.push('T');
-    push_digits(&mut out, u32::from(t.hour()), 2);
-    push_digits(&mut out, u32::from(t.minute()), 2);
-    push_digits(&mut out, u32::from(t.second()), 2);
-    out.push('Z');
-    out
-}
-
-/// Appends `n` as exactly `width` (at most 4) decimal digits, zero-padded.
-fn push_digits(out: &mut String, n: u32, width: usize) {
-    let mut buf = [b'0'; 4];
-    let mut n = n;
-    for slot in buf[..width].iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    out.extend(buf[..width].iter().map(|b| char::from(*b)));
 }
 
 #[cfg(test)]
@@ -256,7 +225,7 @@ mod tests {
         for (n, v) in headers {
             header.append_header(n.to_string(), *v).unwrap();
         }
-        signer.sign(&mut header, target, payload_hash, now).unwrap();
+        signer.sign(&mut header, payload_hash, now).unwrap();
         header
             .headers
             .get("authorization")
@@ -298,13 +267,6 @@ mod tests {
     }
 
     #[test]
-    fn amz_dates_are_utc_and_zero_padded() {
-        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_369_353_600 + 3_723);
-        assert_eq!(amz_date(t), "20130524T010203Z");
-        assert_eq!(amz_date(SystemTime::UNIX_EPOCH), "19700101T000000Z");
-    }
-
-    #[test]
     fn the_days_key_is_derived_again_the_next_day() {
         let day = std::time::Duration::from_secs(86_400);
         let t = SystemTime::UNIX_EPOCH + day * 15_000;
@@ -318,7 +280,7 @@ mod tests {
         for now in [t, t + day] {
             let mut header = RequestHeader::build("GET", target.as_bytes(), None).unwrap();
             header.insert_header("host", "h").unwrap();
-            signer.sign(&mut header, target, EMPTY, now).unwrap();
+            signer.sign(&mut header, EMPTY, now).unwrap();
             assert_eq!(
                 header
                     .headers

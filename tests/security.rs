@@ -1500,3 +1500,53 @@ fn class9_a_trickled_request_head_is_cut_off() {
     );
     assert_eq!(status, 403);
 }
+
+/// A copy-source condition the gateway could not read (a date form `httpdate` refuses, which a
+/// backend may still parse) is decided by the gateway as absent, so it must not reach the
+/// backend either: the backend would apply a condition the gateway ignored.
+#[tokio::test]
+async fn undecided_copy_source_conditions_do_not_reach_the_backend() {
+    let e = env("copyif");
+    let (_, ab) = buckets(&e).await;
+    e.alt
+        .put_object()
+        .bucket(&ab)
+        .key("own.txt")
+        .body(ByteStream::from_static(b"own"))
+        .send()
+        .await
+        .unwrap();
+    e.relay.clear();
+    let source = format!("/{ab}/own.txt");
+    for (target, directive) in [
+        ("copy-replace.txt", "REPLACE"),
+        ("copy-default.txt", "COPY"),
+    ] {
+        let (status, head, body) = signed(
+            &e.gw,
+            ALT,
+            "PUT",
+            &format!("/{ab}/{target}"),
+            &[
+                ("x-amz-copy-source", &source),
+                ("x-amz-metadata-directive", directive),
+                (
+                    "x-amz-copy-source-if-modified-since",
+                    "Sat, 29 Oct 2100 19:43:31 +0000",
+                ),
+            ],
+            &[],
+            b"",
+        );
+        assert_eq!(status, 200, "{directive}: {head}\n{body}");
+    }
+    let heads = e.relay.heads();
+    for h in &heads {
+        assert_eq!(
+            h.header("x-amz-copy-source-if-modified-since"),
+            None,
+            "{}",
+            h.summary()
+        );
+    }
+}

@@ -577,6 +577,10 @@ impl Gateway {
             // Backends ignore some copy-source conditions (RGW 16 all of them), so the gateway
             // decides them on the source it reads, then pins the copy to that version.
             let conditions = CopyConditions::from_headers(|n| plan.get(n));
+            // What the gateway read is all the backend gets: the conditions as sent never go
+            // on (one the gateway could not read counts as absent, so the backend must not
+            // apply it either); a decided copy is pinned to the ETag it was decided on.
+            plan.remove_where(|n| n.starts_with("x-amz-copy-source-if-"));
             // The directive the gateway read (CopyObject only), spelt one way: a value the
             // backend might read as COPY would carry the source's ACL over to the copy.
             let replace = match plan.get("x-amz-metadata-directive").map(str::trim) {
@@ -634,7 +638,6 @@ impl Gateway {
                 let last_modified = header(http::header::LAST_MODIFIED)
                     .and_then(|v| httpdate::parse_http_date(v).ok());
                 conditions.check(&etag, last_modified)?;
-                plan.remove_where(|n| n.starts_with("x-amz-copy-source-if-"));
                 if !etag.is_empty() {
                     plan.set("x-amz-copy-source-if-match", &etag)?;
                 }

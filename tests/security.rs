@@ -1550,3 +1550,66 @@ async fn undecided_copy_source_conditions_do_not_reach_the_backend() {
         );
     }
 }
+
+/// A bucket policy's `s3:x-amz-copy-source` and `s3:x-amz-metadata-directive` are matched
+/// against what the gateway decided (the source it parsed, the directive it sends), not the
+/// header as written: an encoded or slash-led spelling of a denied source is still denied.
+#[tokio::test]
+async fn policy_conditions_see_the_decided_copy_source() {
+    let e = env("polcopy");
+    let (_, ab) = buckets(&e).await;
+    for key in ["private.txt", "public.txt"] {
+        e.alt
+            .put_object()
+            .bucket(&ab)
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::{ab}/*",
+          "Condition":{{"StringLike":{{"s3:x-amz-copy-source":"{ab}/private*"}}}}}},
+        {{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::{ab}/*",
+          "Condition":{{"StringEquals":{{"s3:x-amz-metadata-directive":"REPLACE"}}}}}}]}}"#
+    );
+    e.alt
+        .put_bucket_policy()
+        .bucket(&ab)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let copy = |source: String, directive: Option<&'static str>| {
+        let mut headers = vec![("x-amz-copy-source".to_owned(), source)];
+        if let Some(d) = directive {
+            headers.push(("x-amz-metadata-directive".to_owned(), d.to_owned()));
+        }
+        let borrowed: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        signed(
+            &e.gw,
+            ALT,
+            "PUT",
+            &format!("/{ab}/copy.txt"),
+            &borrowed,
+            &[],
+            b"",
+        )
+        .0
+    };
+    for source in [
+        format!("{ab}/private.txt"),
+        format!("/{ab}/private.txt"),
+        format!("{ab}/%70rivate.txt"),
+    ] {
+        assert_eq!(copy(source.clone(), None), 403, "copy from {source}");
+    }
+    assert_eq!(copy(format!("/{ab}/public.txt"), Some("replace")), 403);
+    assert_eq!(copy(format!("/{ab}/public.txt"), Some(" REPLACE")), 403);
+    assert_eq!(copy(format!("/{ab}/public.txt"), None), 200);
+}

@@ -54,8 +54,6 @@ impl Gateway {
             ("aws:referer", "referer"),
             ("aws:useragent", "user-agent"),
             ("s3:x-amz-acl", "x-amz-acl"),
-            ("s3:x-amz-copy-source", "x-amz-copy-source"),
-            ("s3:x-amz-metadata-directive", "x-amz-metadata-directive"),
             (
                 "s3:x-amz-server-side-encryption-customer-algorithm",
                 "x-amz-server-side-encryption-customer-algorithm",
@@ -64,6 +62,24 @@ impl Gateway {
             if let Some(v) = text(header_name) {
                 values.push((key.to_owned(), v));
             }
+        }
+        // The copy source and directive as the gateway decides them (the source it parsed and
+        // authorizes, the directive it sends), not as spelt: `/b/k`, `b/%6b` and `b/k` are one
+        // source to the backend, so they are one to the policy.
+        if let Some(raw) = text("x-amz-copy-source") {
+            let source = crate::s3::copy_source::CopySource::parse(&raw)?;
+            let mut value = format!("{}/{}", source.bucket, source.key);
+            if let Some(version) = &source.version_id {
+                value.push_str("?versionId=");
+                value.push_str(version);
+            }
+            values.push(("s3:x-amz-copy-source".to_owned(), value));
+        }
+        if let Some(directive) = text("x-amz-metadata-directive") {
+            values.push((
+                "s3:x-amz-metadata-directive".to_owned(),
+                directive.trim().to_ascii_uppercase(),
+            ));
         }
         for (key, param) in [
             ("s3:prefix", "prefix"),

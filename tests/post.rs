@@ -231,3 +231,35 @@ async fn a_large_form_upload_streams() {
     assert_eq!(status, 204, "{}", &text[..text.len().min(400)]);
     assert_eq!(stored(&b, "large.bin").await.map(|d| d == data), Some(true));
 }
+
+/// A bucket policy decides a form upload on the form's fields, which are what gets stored: a
+/// Deny on `s3:x-amz-acl = public-read` holds for an `acl` form field too (the HTTP request
+/// carries no `x-amz-acl` header for the policy to see).
+#[tokio::test]
+async fn bucket_policy_conditions_read_the_form_fields() {
+    let b = bucket("post-policy").await;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/*","Condition":{{"StringEquals":{{"s3:x-amz-acl":"public-read"}}}}}}]}}"#
+    );
+    client(MAIN)
+        .put_bucket_policy()
+        .bucket(&b)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let (path, _) = file("acl.bin", 100);
+    let (url, fields) = presigned_post(
+        &b,
+        "public.bin",
+        false,
+        r#"{"acl": "public-read"}"#,
+        r#"[{"acl": "public-read"}]"#,
+    );
+    let (status, text) = post_form(&url, &fields, &path);
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(stored(&b, "public.bin").await, None);
+    let (url, fields) = presigned_post(&b, "private.bin", false, r#"{}"#, r#"[]"#);
+    let (status, text) = post_form(&url, &fields, &path);
+    assert_eq!(status, 204, "{text}");
+}

@@ -841,8 +841,17 @@ impl Gateway {
             query: Query::default(),
             ..request.clone()
         };
+        // The object is stored with the form's fields, so the policy decides on them (with
+        // the request's own Referer and User-Agent, which a form does not carry).
+        let headers: http::HeaderMap = form::object_headers(&preamble)?.into_iter().collect();
+        let mut policy_headers = headers.clone();
+        for name in [http::header::REFERER, http::header::USER_AGENT] {
+            if let Some(value) = session.req_header().headers.get(&name) {
+                policy_headers.insert(name, value.clone());
+            }
+        }
         let decision = self
-            .policy_decision(session, ctx.op, &as_put, &identity)
+            .policy_decision_on(session, &policy_headers, ctx.op, &as_put, &identity)
             .await?;
         if decision == Decision::Deny {
             return Err(s3_error!(
@@ -871,7 +880,6 @@ impl Gateway {
                 ));
             }
         }
-        let headers: http::HeaderMap = form::object_headers(&preamble)?.into_iter().collect();
         self.profile.check_request(ctx.op, &as_put, &headers)?;
         let mut plan = ForwardPlan::new(
             S3Op::PutObject,

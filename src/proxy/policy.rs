@@ -28,6 +28,27 @@ impl Gateway {
         request: &S3Request,
         identity: &Identity,
     ) -> Result<Decision, S3Error> {
+        self.policy_decision_on(
+            session,
+            &session.req_header().headers,
+            op,
+            request,
+            identity,
+        )
+        .await
+    }
+
+    /// [`Self::policy_decision`] with the condition values read from `headers`: a form
+    /// upload's fields, which are what its object is stored with, rather than the HTTP
+    /// request's own headers.
+    pub(super) async fn policy_decision_on(
+        &self,
+        session: &Session,
+        headers: &http::HeaderMap,
+        op: S3Op,
+        request: &S3Request,
+        identity: &Identity,
+    ) -> Result<Decision, S3Error> {
         let Some(bucket) = request.bucket.as_deref() else {
             return Ok(Decision::NotApplicable);
         };
@@ -41,10 +62,8 @@ impl Gateway {
         else {
             return Ok(Decision::NotApplicable);
         };
-        let header = session.req_header();
         let text = |name: &str| {
-            header
-                .headers
+            headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)

@@ -1613,3 +1613,54 @@ async fn policy_conditions_see_the_decided_copy_source() {
     assert_eq!(copy(format!("/{ab}/public.txt"), Some(" REPLACE")), 403);
     assert_eq!(copy(format!("/{ab}/public.txt"), None), 200);
 }
+
+/// The copy's source pin reaches RGW under the name RGW 16 honours for CopyObject
+/// (`x-amz-copy-if-match`; it ignores the S3 name), so a source replaced between the
+/// gateway's decision and the copy is not copied; a client's own `x-amz-copy-if-match`
+/// (a name S3 does not define) never reaches it.
+#[tokio::test]
+async fn the_copy_pin_reaches_rgw_under_its_name() {
+    let e = env("copypin");
+    let (_, ab) = buckets(&e).await;
+    let etag = e
+        .alt
+        .put_object()
+        .bucket(&ab)
+        .key("own.txt")
+        .body(ByteStream::from_static(b"own"))
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    e.relay.clear();
+    let (status, head, body) = signed(
+        &e.gw,
+        ALT,
+        "PUT",
+        &format!("/{ab}/copy.txt"),
+        &[
+            ("x-amz-copy-source", &format!("/{ab}/own.txt")),
+            ("x-amz-copy-source-if-match", &etag),
+            ("x-amz-copy-if-match", "\"attacker\""),
+        ],
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200, "{head}\n{body}");
+    let copy = e
+        .relay
+        .heads()
+        .into_iter()
+        .find(|h| h.header("x-amz-copy-source").is_some())
+        .expect("the copy reached the backend");
+    assert_eq!(
+        copy.header("x-amz-copy-if-match").as_deref(),
+        Some(etag.as_str())
+    );
+    assert_eq!(
+        copy.header("x-amz-copy-source-if-match").as_deref(),
+        Some(etag.as_str())
+    );
+}

@@ -703,6 +703,12 @@ impl Gateway {
                 _ => plan.set(header, &etag)?,
             }
         }
+        // The source pin, decided above, under the name the backend honours.
+        if let Some(etag) = plan.get("x-amz-copy-source-if-match").map(str::to_owned) {
+            for name in quirks::copy_source_pin_headers(self.backend.config().kind, ctx.op) {
+                plan.set(name, &etag)?;
+            }
+        }
         let header = session.req_header();
         let headers = &header.headers;
         if let Some(encoding) = headers.get(http::header::CONTENT_ENCODING) {

@@ -23,6 +23,20 @@ pub fn copy_source_header(kind: BackendKind, op: S3Op, source: &CopySource) -> S
     }
 }
 
+/// The header names under which the backend reads a copy's source pin (`If-Match` on the
+/// source), for the value the gateway decided.
+///
+/// S3 rule: `x-amz-copy-source-if-match`. RGW 16's CopyObject reads it as
+/// `x-amz-copy-if-match` instead (and ignores the S3 name); its UploadPartCopy reads neither.
+pub fn copy_source_pin_headers(kind: BackendKind, op: S3Op) -> &'static [&'static str] {
+    match (kind, op) {
+        (BackendKind::Rgw, S3Op::CopyObject) => {
+            &["x-amz-copy-source-if-match", "x-amz-copy-if-match"]
+        }
+        _ => &["x-amz-copy-source-if-match"],
+    }
+}
+
 /// Whether the backend reads one part of a multipart object (`GetObject ?partNumber=`).
 ///
 /// S3 rule: part N of a multipart object is that part's bytes. RGW 16 ignores the parameter

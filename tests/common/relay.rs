@@ -578,6 +578,8 @@ fn allowed_amz_header(lower: &str, gateway_set_acl: bool) -> bool {
         "x-amz-content-sha256",
         "x-amz-copy-source",
         "x-amz-copy-source-range",
+        // The gateway's own copy pin, under RGW 16's name for it (quirks::copy_source_pin_headers).
+        "x-amz-copy-if-match",
         "x-amz-metadata-directive",
         "x-amz-tagging",
         "x-amz-tagging-directive",

@@ -32,6 +32,8 @@ pub enum Route {
 pub enum Validated {
     Lifecycle,
     Versioning,
+    /// PutObjectTagging: the tags a bucket policy decides on are the tags the backend stores.
+    ObjectTagging,
 }
 
 /// What the gateway answers itself.
@@ -87,11 +89,11 @@ pub fn route(op: S3Op) -> Route {
         | ListParts
         | PostObject
         | PutObject
-        | PutObjectTagging
         | UploadPart
         | UploadPartCopy => Route::Proxy,
         PutBucketLifecycleConfiguration => Route::Validated(Validated::Lifecycle),
         PutBucketVersioning => Route::Validated(Validated::Versioning),
+        PutObjectTagging => Route::Validated(Validated::ObjectTagging),
         DeleteObjects => Route::MultiDelete,
         CompleteMultipartUpload => Route::Complete,
         ListBuckets => Route::Serve(Served::ListBuckets),

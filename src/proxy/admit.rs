@@ -23,7 +23,7 @@ use crate::authz::policy::Decision;
 use crate::features::cors::CorsConfiguration;
 use crate::features::website::WebsiteConfiguration;
 use crate::limits::Scope;
-use crate::profile::route::{Route, Served, route};
+use crate::profile::route::{Route, Served, Validated, route};
 use crate::s3::acl::CannedAcl;
 use crate::s3::copy_source::CopySource;
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -31,6 +31,7 @@ use crate::s3::form;
 use crate::s3::op::S3Op;
 use crate::s3::preconditions::{self, CopyConditions};
 use crate::s3::request::{Addressing, S3Request};
+use crate::s3::tags::TagSet;
 use crate::s3::uri::Query;
 use crate::s3::xml;
 use crate::s3_error;
@@ -170,10 +171,28 @@ impl Gateway {
             self.rate_limit(Scope::Bucket, bucket)?;
         }
 
+        // The tags the object will carry, read as the backend will be told them: a policy
+        // decides on these, and the backend gets the gateway's rendering of them.
+        let tags = if ctx.op == S3Op::PutObjectTagging {
+            let body = self
+                .control_body(session, &identity, MAX_CONTROL_BODY)
+                .await?;
+            TagSet::from_xml(&body)?
+        } else {
+            super::policy::request_tags(&session.req_header().headers)?
+        };
+
         // Authorize: an explicit Deny in the bucket policy wins over everything; an Allow
         // stands in for ownership, grants and ACLs (never for managing the policy itself).
         let decision = self
-            .policy_decision(session, ctx.op, request, &identity)
+            .policy_decision_on(
+                session,
+                &session.req_header().headers,
+                &tags,
+                ctx.op,
+                request,
+                &identity,
+            )
             .await?;
         if decision == Decision::Deny {
             return Err(s3_error!(
@@ -312,9 +331,14 @@ impl Gateway {
                     .map(Admission::Answer)
             }
             Route::Validated(kind) => {
-                let body = self
-                    .control_body(session, &identity, MAX_CONTROL_BODY)
-                    .await?;
+                let body = match kind {
+                    // Read (and decided on) before authorization.
+                    Validated::ObjectTagging => Bytes::from(tags.to_xml()),
+                    _ => {
+                        self.control_body(session, &identity, MAX_CONTROL_BODY)
+                            .await?
+                    }
+                };
                 self.validate_and_forward(kind, session, request, body, &ctx.request_id)
                     .await
                     .map(Admission::Answer)
@@ -326,7 +350,16 @@ impl Gateway {
             )),
             Route::Proxy => {
                 let plan = self
-                    .forward_plan(session, ctx, request, &identity, acl, copy_source, pin)
+                    .forward_plan(
+                        session,
+                        ctx,
+                        request,
+                        &identity,
+                        acl,
+                        &tags,
+                        copy_source,
+                        pin,
+                    )
                     .await?;
                 Ok(Admission::Forward(Box::new(plan)))
             }
@@ -542,6 +575,7 @@ impl Gateway {
         request: &S3Request,
         identity: &Identity,
         acl: CannedAcl,
+        tags: &TagSet,
         copy_source: Option<(CopySource, Option<String>)>,
         pin: Option<String>,
     ) -> Result<ForwardPlan, S3Error> {
@@ -571,6 +605,15 @@ impl Gateway {
         {
             plan.set(ACL_META, "public-read")?;
         }
+        // Tags go on in the gateway's spelling, never the client's (see `TagSet`).
+        if !tags.is_empty()
+            && matches!(
+                ctx.op,
+                S3Op::PutObject | S3Op::CreateMultipartUpload | S3Op::CopyObject
+            )
+        {
+            plan.set("x-amz-tagging", &tags.to_header())?;
+        }
         if let Some(source) = &copy_source {
             let header = quirks::copy_source_header(self.backend.config().kind, ctx.op, source);
             plan.set("x-amz-copy-source", &header)?;
@@ -595,6 +638,20 @@ impl Gateway {
                 }
             };
             let copies_metadata = ctx.op == S3Op::CopyObject && !replace;
+            // The tagging directive as the gateway read it, spelt one way.
+            if let Some(directive) = plan.get("x-amz-tagging-directive").map(str::trim) {
+                let canonical = if directive.eq_ignore_ascii_case("COPY") {
+                    "COPY"
+                } else if directive.eq_ignore_ascii_case("REPLACE") {
+                    "REPLACE"
+                } else {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "Unknown tagging directive {directive:?}: use COPY or REPLACE."
+                    ));
+                };
+                plan.set("x-amz-tagging-directive", canonical)?;
+            }
             if ctx.op == S3Op::CopyObject {
                 let same_object = request.bucket.as_deref() == Some(source.bucket.as_str())
                     && request.key.as_deref() == Some(source.key.as_str())
@@ -857,7 +914,14 @@ impl Gateway {
             }
         }
         let decision = self
-            .policy_decision_on(session, &policy_headers, ctx.op, &as_put, &identity)
+            .policy_decision_on(
+                session,
+                &policy_headers,
+                &TagSet::default(),
+                ctx.op,
+                &as_put,
+                &identity,
+            )
             .await?;
         if decision == Decision::Deny {
             return Err(s3_error!(

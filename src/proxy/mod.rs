@@ -299,14 +299,13 @@ impl Gateway {
         body: Bytes,
         request_id: &str,
     ) -> Result<Answer, S3Error> {
-        let op = match kind {
-            Validated::Lifecycle => S3Op::PutBucketLifecycleConfiguration,
-            Validated::Versioning => S3Op::PutBucketVersioning,
-        };
-        match kind {
-            Validated::Lifecycle => {
-                LifecycleConfiguration::parse(&body)?;
-            }
+        // The body was verified whole (and decoded, if it came aws-chunked); the backend gets
+        // the gateway's rendering of what it validated, never the client's bytes.
+        let (op, document) = match kind {
+            Validated::Lifecycle => (
+                S3Op::PutBucketLifecycleConfiguration,
+                LifecycleConfiguration::parse(&body)?.to_xml(),
+            ),
             Validated::Versioning => {
                 let config = xml::VersioningConfiguration::parse(&body)?;
                 if config.mfa_delete.as_deref() == Some("Enabled") {
@@ -315,11 +314,17 @@ impl Gateway {
                         "MFA delete (MfaDelete) is not supported."
                     ));
                 }
+                (S3Op::PutBucketVersioning, config.to_xml())
             }
-        }
-        // The body was verified whole (and decoded, if it came aws-chunked).
+            Validated::ObjectTagging => (
+                S3Op::PutObjectTagging,
+                crate::s3::tags::TagSet::from_xml(&body)?.to_xml(),
+            ),
+        };
         let method = session.req_header().method.clone();
-        let r = self.send_document(op, method, request, body, &[]).await?;
+        let r = self
+            .send_document(op, method, request, Bytes::from(document), &[])
+            .await?;
         if !r.is_success() {
             return Ok(backend_error(&r, request_id, None));
         }
@@ -329,7 +334,18 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/xml")
             .to_owned();
-        Ok(Answer::new(r.status, content_type, r.body))
+        let mut answer = Answer::new(r.status, content_type, r.body);
+        if let Some(version) = r
+            .headers
+            .get("x-amz-version-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            answer = answer.with_header(
+                http::HeaderName::from_static("x-amz-version-id"),
+                version.to_owned(),
+            );
+        }
+        Ok(answer)
     }
 
     /// Sends the backend a document the gateway rendered or verified whole, with its own

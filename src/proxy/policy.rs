@@ -13,8 +13,20 @@ use crate::authz::policy::{self, BucketPolicy, Decision, RequestFacts};
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
 use crate::s3::request::S3Request;
+use crate::s3::tags::TagSet;
 use crate::s3_error;
 use crate::state::ConfigKind;
+
+/// The tags `x-amz-tagging` asks for (none without the header).
+pub(super) fn request_tags(headers: &http::HeaderMap) -> Result<TagSet, S3Error> {
+    match headers.get("x-amz-tagging") {
+        None => Ok(TagSet::default()),
+        Some(v) => TagSet::from_header(
+            v.to_str()
+                .map_err(|_| s3_error!(InvalidTag, "x-amz-tagging must be URL-encoded ASCII."))?,
+        ),
+    }
+}
 
 /// AWS's limit on a bucket policy's size.
 const MAX_POLICY_BYTES: usize = 20 * 1024;
@@ -28,23 +40,21 @@ impl Gateway {
         request: &S3Request,
         identity: &Identity,
     ) -> Result<Decision, S3Error> {
-        self.policy_decision_on(
-            session,
-            &session.req_header().headers,
-            op,
-            request,
-            identity,
-        )
-        .await
+        let headers = &session.req_header().headers;
+        let tags = request_tags(headers)?;
+        self.policy_decision_on(session, headers, &tags, op, request, identity)
+            .await
     }
 
-    /// [`Self::policy_decision`] with the condition values read from `headers`: a form
+    /// [`Self::policy_decision`] with the condition values read from `headers` (a form
     /// upload's fields, which are what its object is stored with, rather than the HTTP
-    /// request's own headers.
+    /// request's own headers) and `tags`, the tags the object will be stored with (a
+    /// PutObjectTagging body's, or `x-amz-tagging`'s).
     pub(super) async fn policy_decision_on(
         &self,
         session: &Session,
         headers: &http::HeaderMap,
+        tags: &TagSet,
         op: S3Op,
         request: &S3Request,
         identity: &Identity,
@@ -110,13 +120,11 @@ impl Gateway {
                 values.push((key.to_owned(), v.to_owned()));
             }
         }
-        // Tags the request asks for (`x-amz-tagging: k=v&k2=v2`), and the object's own where a
-        // statement reads them (one GetObjectTagging, made only then).
-        if let Some(tagging) = text("x-amz-tagging") {
-            for (key, value) in crate::s3::uri::Query::parse(&tagging)?.pairs() {
-                values.push((format!("{}{key}", policy::REQUEST_TAG), value.to_owned()));
-                values.push((policy::REQUEST_TAG_KEYS.to_owned(), key.to_owned()));
-            }
+        // Tags the request asks for, and the object's own where a statement reads them (one
+        // GetObjectTagging, made only then).
+        for (key, value) in tags.pairs() {
+            values.push((format!("{}{key}", policy::REQUEST_TAG), value.to_owned()));
+            values.push((policy::REQUEST_TAG_KEYS.to_owned(), key.to_owned()));
         }
         if policy.needs_existing_tags()
             && let Some(key) = &request.key

@@ -33,6 +33,7 @@ pub enum S3ErrorCode {
     InvalidPartOrder,
     InvalidPolicyDocument,
     InvalidRequest,
+    InvalidTag,
     InvalidTargetBucketForLogging,
     InvalidURI,
     KeyTooLongError,
@@ -89,6 +90,7 @@ impl S3ErrorCode {
             InvalidPartOrder => "InvalidPartOrder",
             InvalidPolicyDocument => "InvalidPolicyDocument",
             InvalidRequest => "InvalidRequest",
+            InvalidTag => "InvalidTag",
             InvalidTargetBucketForLogging => "InvalidTargetBucketForLogging",
             InvalidURI => "InvalidURI",
             KeyTooLongError => "KeyTooLongError",
@@ -155,6 +157,7 @@ impl S3ErrorCode {
             | InvalidLocationConstraint
             | InvalidPart
             | InvalidPartOrder
+            | InvalidTag
             | InvalidPolicyDocument
             | InvalidRequest
             | InvalidTargetBucketForLogging

@@ -88,12 +88,27 @@ pub enum Expiration {
     ExpiredObjectDeleteMarker,
 }
 
+/// How a rule named its prefix; rendered back the same way, so the configuration reads back
+/// as it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrefixForm {
+    /// Neither `Prefix` nor `Filter`.
+    Absent,
+    /// `<Prefix>` (the older form).
+    Prefix,
+    /// `<Filter>` with no prefix in it.
+    EmptyFilter,
+    /// `<Filter><Prefix>`.
+    FilterPrefix,
+}
+
 /// One validated rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub id: Option<String>,
     pub enabled: bool,
     pub prefix: String,
+    pub prefix_form: PrefixForm,
     pub expiration: Option<Expiration>,
     pub noncurrent_days: Option<u32>,
     pub abort_days: Option<u32>,
@@ -168,14 +183,14 @@ impl LifecycleConfiguration {
                     )));
                 }
             };
-            let prefix = match (&r.prefix, &r.filter) {
+            let (prefix, prefix_form) = match (&r.prefix, &r.filter) {
                 (Some(_), Some(_)) => {
                     return Err(malformed(format!(
                         "rule {name}: use either Prefix or Filter, not both"
                     )));
                 }
-                (Some(p), None) => p.clone(),
-                (None, None) => String::new(),
+                (Some(p), None) => (p.clone(), PrefixForm::Prefix),
+                (None, None) => (String::new(), PrefixForm::Absent),
                 (None, Some(f)) => {
                     let unsupported = [
                         (f.tag.is_some(), "Filter/Tag"),
@@ -189,7 +204,10 @@ impl LifecycleConfiguration {
                             "Lifecycle rule {name}: {element} is not supported; filter by Prefix."
                         ));
                     }
-                    f.prefix.clone().unwrap_or_default()
+                    match &f.prefix {
+                        Some(p) => (p.clone(), PrefixForm::FilterPrefix),
+                        None => (String::new(), PrefixForm::EmptyFilter),
+                    }
                 }
             };
             let expiration = match r.expiration {
@@ -267,12 +285,68 @@ impl LifecycleConfiguration {
                 id: r.id,
                 enabled,
                 prefix,
+                prefix_form,
                 expiration,
                 noncurrent_days,
                 abort_days,
             });
         }
         Ok(LifecycleConfiguration { rules })
+    }
+
+    /// The document the backend gets: the validated rules rendered anew, so it never parses
+    /// what the gateway did not (a repeated element, an unknown one, an entity).
+    pub fn to_xml(&self) -> String {
+        use quick_xml::escape::escape;
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LifecycleConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+        );
+        for r in &self.rules {
+            out.push_str("<Rule>");
+            if let Some(id) = &r.id {
+                out.push_str(&format!("<ID>{}</ID>", escape(id.as_str())));
+            }
+            let prefix = escape(r.prefix.as_str());
+            match r.prefix_form {
+                PrefixForm::Absent => {}
+                PrefixForm::Prefix => out.push_str(&format!("<Prefix>{prefix}</Prefix>")),
+                PrefixForm::EmptyFilter => out.push_str("<Filter></Filter>"),
+                PrefixForm::FilterPrefix => {
+                    out.push_str(&format!("<Filter><Prefix>{prefix}</Prefix></Filter>"))
+                }
+            }
+            out.push_str(if r.enabled {
+                "<Status>Enabled</Status>"
+            } else {
+                "<Status>Disabled</Status>"
+            });
+            match &r.expiration {
+                None => {}
+                Some(Expiration::Days(d)) => {
+                    out.push_str(&format!("<Expiration><Days>{d}</Days></Expiration>"))
+                }
+                Some(Expiration::Date(date)) => out.push_str(&format!(
+                    "<Expiration><Date>{}</Date></Expiration>",
+                    escape(date.as_str())
+                )),
+                Some(Expiration::ExpiredObjectDeleteMarker) => out.push_str(
+                    "<Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>",
+                ),
+            }
+            if let Some(d) = r.noncurrent_days {
+                out.push_str(&format!(
+                    "<NoncurrentVersionExpiration><NoncurrentDays>{d}</NoncurrentDays></NoncurrentVersionExpiration>"
+                ));
+            }
+            if let Some(d) = r.abort_days {
+                out.push_str(&format!(
+                    "<AbortIncompleteMultipartUpload><DaysAfterInitiation>{d}</DaysAfterInitiation></AbortIncompleteMultipartUpload>"
+                ));
+            }
+            out.push_str("</Rule>");
+        }
+        out.push_str("</LifecycleConfiguration>");
+        out
     }
 }
 
@@ -289,6 +363,25 @@ mod tests {
     fn code(rules: &str) -> String {
         LifecycleConfiguration::parse(doc(rules).as_bytes())
             .map_or_else(|e| e.code().as_str().to_owned(), |_| "ok".into())
+    }
+
+    #[test]
+    fn rules_render_anew_and_read_back_the_same() {
+        let c = LifecycleConfiguration::parse(doc(
+            "<Rule><ID>a&amp;b</ID><Filter><Prefix>tmp/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>7</Days></Expiration></Rule>\
+             <Rule><Prefix>x</Prefix><Status>Disabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>2</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>\
+             <Rule><Filter/><Status>Enabled</Status><Expiration><Date>2030-01-01T00:00:00Z</Date></Expiration><NoncurrentVersionExpiration><NoncurrentDays>3</NoncurrentDays></NoncurrentVersionExpiration></Rule>\
+             <Rule><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration></Rule>",
+        ).as_bytes())
+        .unwrap();
+        let rendered = c.to_xml();
+        assert_eq!(
+            LifecycleConfiguration::parse(rendered.as_bytes()).unwrap(),
+            c
+        );
+        assert!(rendered.contains("<ID>a&amp;b</ID><Filter><Prefix>tmp/</Prefix></Filter>"));
+        assert!(rendered.contains("<Prefix>x</Prefix><Status>Disabled</Status>"));
+        assert!(rendered.contains("<Filter></Filter>"));
     }
 
     #[test]

@@ -9,5 +9,6 @@ pub mod names;
 pub mod op;
 pub mod preconditions;
 pub mod request;
+pub mod tags;
 pub mod uri;
 pub mod xml;

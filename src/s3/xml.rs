@@ -268,6 +268,22 @@ impl VersioningConfiguration {
         }
         Ok(config)
     }
+
+    /// The document the backend gets: the validated values only.
+    pub fn to_xml(&self) -> String {
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+        );
+        // Both values were checked against their closed sets by `parse`.
+        if let Some(status) = &self.status {
+            out.push_str(&format!("<Status>{status}</Status>"));
+        }
+        if let Some(mfa) = &self.mfa_delete {
+            out.push_str(&format!("<MfaDelete>{mfa}</MfaDelete>"));
+        }
+        out.push_str("</VersioningConfiguration>");
+        out
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::s3_error;
 
 /// Client headers the backend may see, by exact (lowercase) name. The gateway's decisions are
 /// not here: `x-amz-acl` becomes object metadata, `x-amz-copy-source` is re-encoded from what was
-/// authorized, framing and authentication headers are the gateway's own.
+/// authorized, `x-amz-tagging` is rendered from the tags the policy decided on, framing and authentication headers are the gateway's own.
 const FORWARDED_HEADERS: &[&str] = &[
     "cache-control",
     "content-disposition",
@@ -44,7 +44,6 @@ const FORWARDED_HEADERS: &[&str] = &[
     "x-amz-server-side-encryption-customer-key",
     "x-amz-server-side-encryption-customer-key-md5",
     "x-amz-storage-class",
-    "x-amz-tagging",
     "x-amz-tagging-directive",
     "x-amz-website-redirect-location",
 ];

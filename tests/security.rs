@@ -1817,3 +1817,101 @@ async fn tag_conditions_see_the_tags_the_backend_stores() {
     assert_eq!(stored.tag_set().len(), 1);
     assert_eq!(stored.tag_set()[0].value(), "a b+c/ü");
 }
+
+/// A part copied from someone else's public-read object reads exactly the version the gateway
+/// allowed. RGW 16's UploadPartCopy honours no source precondition, so the gateway copies such
+/// parts itself: it reads the source pinned with `If-Match` (a replacement made after its
+/// decision fails the read) and streams it into UploadPart; no UploadPartCopy of a foreign
+/// source reaches the backend.
+#[tokio::test]
+async fn part_copies_of_public_sources_are_pinned() {
+    let e = env("partpin");
+    let (mb, ab) = buckets(&e).await;
+    let put = e
+        .main
+        .put_object()
+        .bucket(&mb)
+        .key("shared.bin")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from(vec![b's'; 5 * 1024 * 1024]))
+        .send()
+        .await
+        .unwrap();
+    let etag = put.e_tag().unwrap().to_owned();
+    let upload = e
+        .alt
+        .create_multipart_upload()
+        .bucket(&ab)
+        .key("mine.bin")
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    e.relay.clear();
+    let part = e
+        .alt
+        .upload_part_copy()
+        .bucket(&ab)
+        .key("mine.bin")
+        .upload_id(id)
+        .part_number(1)
+        .copy_source(format!("{mb}/shared.bin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        part.copy_part_result().and_then(|r| r.e_tag()),
+        Some(etag.as_str())
+    );
+    let heads = e.relay.heads();
+    assert!(
+        heads
+            .iter()
+            .all(|h| h.header("x-amz-copy-source").is_none()),
+        "an unpinnable part copy reached the backend: {:?}",
+        heads.iter().map(|h| h.summary()).collect::<Vec<_>>()
+    );
+    let source_read = heads
+        .iter()
+        .find(|h| h.method == "GET" && h.path().ends_with("/shared.bin"))
+        .expect("the gateway read the source");
+    assert_eq!(
+        source_read.header("if-match").as_deref(),
+        Some(etag.as_str())
+    );
+    assert_backend_view_clean(&heads);
+    // The object alt assembles holds the public bytes.
+    e.alt
+        .complete_multipart_upload()
+        .bucket(&ab)
+        .key("mine.bin")
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(&etag)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = read(&e.alt, &ab, "mine.bin").await.unwrap();
+    assert!(got.len() == 5 * 1024 * 1024 && got.iter().all(|b| *b == b's'));
+    // main's private object stays out of reach.
+    let denied = e
+        .alt
+        .upload_part_copy()
+        .bucket(&ab)
+        .key("mine.bin")
+        .upload_id(id)
+        .part_number(2)
+        .copy_source(format!("{mb}/secret.txt"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Some("AccessDenied"));
+}

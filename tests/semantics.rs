@@ -364,11 +364,10 @@ async fn answers_carry_the_gateways_identity_not_the_backends() {
 }
 
 /// CopyObject as S3 does it: under COPY the request's own metadata is ignored, a copy onto
-/// itself that changes nothing is refused, the result's ETag is quoted, and an SSE-C source is
-/// read with the `x-amz-copy-source-server-side-encryption-customer-*` key.
+/// itself that changes nothing is refused, and the result's ETag is quoted (SSE-C copies:
+/// `sse_c_copies_work`).
 #[tokio::test]
 async fn copy_object_follows_s3() {
-    use base64::Engine;
     let main = client_for(own_gateway(), MAIN);
     let b = bucket_name("sem-copy");
     main.create_bucket().bucket(&b).send().await.unwrap();
@@ -425,55 +424,226 @@ async fn copy_object_follows_s3() {
         .send()
         .await
         .unwrap();
+}
 
-    let key = [9u8; 32];
-    let key_b64 = base64::engine::general_purpose::STANDARD.encode(key);
-    let md5_b64 =
-        base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest(key));
+fn sse_c_key(seed: u8) -> (String, String) {
+    use base64::Engine;
+    let key = [seed; 32];
+    (
+        base64::engine::general_purpose::STANDARD.encode(key),
+        base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest(key)),
+    )
+}
+
+/// SSE-C copies work as S3 does them, whatever the backend can do (RGW 16 refuses CopyObject
+/// from an SSE-C source with 501, and answers none of the SSE-C headers for one to an SSE-C
+/// destination): from and to SSE-C objects, with the source read with its own key, big enough
+/// to stream, as whole objects and as ranged parts.
+#[tokio::test]
+async fn sse_c_copies_work() {
+    let main = client_for(own_gateway(), MAIN);
+    let b = bucket_name("sem-ssec");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    let (src_key, src_md5) = sse_c_key(9);
+    let (dst_key, dst_md5) = sse_c_key(7);
+    let data: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     main.put_object()
         .bucket(&b)
         .key("sealed")
         .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key_b64)
-        .sse_customer_key_md5(&md5_b64)
-        .body(ByteStream::from_static(b"sealed content"))
+        .sse_customer_key(&src_key)
+        .sse_customer_key_md5(&src_md5)
+        .metadata("colour", "blue")
+        .tagging("k=v")
+        .body(ByteStream::from(data.clone()))
         .send()
         .await
         .unwrap();
+    main.put_object()
+        .bucket(&b)
+        .key("plain")
+        .body(ByteStream::from_static(b"plain content"))
+        .send()
+        .await
+        .unwrap();
+    let read = async |key: &str, sse: Option<(&str, &str)>| {
+        let got = main
+            .get_object()
+            .bucket(&b)
+            .key(key)
+            .set_sse_customer_algorithm(sse.map(|_| "AES256".to_owned()))
+            .set_sse_customer_key(sse.map(|(k, _)| k.to_owned()))
+            .set_sse_customer_key_md5(sse.map(|(_, m)| m.to_owned()))
+            .send()
+            .await
+            .unwrap();
+        let colour = got.metadata().and_then(|m| m.get("colour")).cloned();
+        (
+            got.body.collect().await.unwrap().into_bytes().to_vec(),
+            colour,
+        )
+    };
+
+    // SSE-C to SSE-C with another key: the metadata and tags come along (COPY).
     let copied = main
         .copy_object()
         .bucket(&b)
-        .key("sealed-copy")
+        .key("resealed")
         .copy_source(format!("{b}/sealed"))
         .copy_source_sse_customer_algorithm("AES256")
-        .copy_source_sse_customer_key(&key_b64)
-        .copy_source_sse_customer_key_md5(&md5_b64)
+        .copy_source_sse_customer_key(&src_key)
+        .copy_source_sse_customer_key_md5(&src_md5)
         .sse_customer_algorithm("AES256")
-        .sse_customer_key(&key_b64)
-        .sse_customer_key_md5(&md5_b64)
+        .sse_customer_key(&dst_key)
+        .sse_customer_key_md5(&dst_md5)
         .send()
-        .await;
-    match copied {
-        Ok(_) => {
-            let got = main
-                .get_object()
-                .bucket(&b)
-                .key("sealed-copy")
-                .sse_customer_algorithm("AES256")
-                .sse_customer_key(&key_b64)
-                .sse_customer_key_md5(&md5_b64)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(
-                got.body.collect().await.unwrap().into_bytes().as_ref(),
-                b"sealed content"
-            );
-        }
-        // RGW 16 cannot copy SSE-C objects and says so; the gateway itself no longer refuses
-        // (it used to answer InvalidRequest, reading the source without its key).
-        Err(e) => assert_eq!(e.into_service_error().code(), Some("NotImplemented")),
+        .await
+        .unwrap();
+    assert_eq!(copied.sse_customer_algorithm(), Some("AES256"));
+    assert_eq!(copied.sse_customer_key_md5(), Some(dst_md5.as_str()));
+    let etag = copied.copy_object_result().and_then(|r| r.e_tag()).unwrap();
+    assert!(etag.starts_with('"') && etag.len() > 2, "{etag}");
+    assert!(
+        copied
+            .copy_object_result()
+            .unwrap()
+            .last_modified()
+            .is_some()
+    );
+    let (bytes, colour) = read("resealed", Some((&dst_key, &dst_md5))).await;
+    assert!(bytes == data, "the SSE-C copy holds other bytes");
+    assert_eq!(colour.as_deref(), Some("blue"));
+    let tags = main
+        .get_object_tagging()
+        .bucket(&b)
+        .key("resealed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tag_set().len(), 1);
+    // The source key is not the destination's.
+    let e = main
+        .get_object()
+        .bucket(&b)
+        .key("resealed")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&src_key)
+        .sse_customer_key_md5(&src_md5)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.raw_response().is_some_and(|r| r.status().as_u16() >= 400));
+
+    // SSE-C to plain, and plain to SSE-C.
+    main.copy_object()
+        .bucket(&b)
+        .key("unsealed")
+        .copy_source(format!("{b}/sealed"))
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&src_key)
+        .copy_source_sse_customer_key_md5(&src_md5)
+        .send()
+        .await
+        .unwrap();
+    assert!(read("unsealed", None).await.0 == data);
+    let sealed = main
+        .copy_object()
+        .bucket(&b)
+        .key("plain-sealed")
+        .copy_source(format!("{b}/plain"))
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&dst_key)
+        .sse_customer_key_md5(&dst_md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sealed.sse_customer_key_md5(), Some(dst_md5.as_str()));
+    assert_eq!(
+        read("plain-sealed", Some((&dst_key, &dst_md5))).await.0,
+        b"plain content"
+    );
+
+    // The source without its key, or with a wrong one, is refused; nothing is written.
+    for key in [None, Some((&dst_key, &dst_md5))] {
+        let e = main
+            .copy_object()
+            .bucket(&b)
+            .key("refused")
+            .copy_source(format!("{b}/sealed"))
+            .set_copy_source_sse_customer_algorithm(key.map(|_| "AES256".to_owned()))
+            .set_copy_source_sse_customer_key(key.map(|(k, _)| k.to_owned()))
+            .set_copy_source_sse_customer_key_md5(key.map(|(_, m)| m.to_owned()))
+            .send()
+            .await
+            .unwrap_err();
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        assert!(
+            matches!(status, Some(400 | 403)),
+            "{key:?}: {status:?} {:?}",
+            e.into_service_error().code()
+        );
     }
+    assert!(
+        main.head_object()
+            .bucket(&b)
+            .key("refused")
+            .send()
+            .await
+            .is_err()
+    );
+
+    // A ranged part copied from the SSE-C source into an SSE-C upload.
+    let upload = main
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("assembled")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&dst_key)
+        .sse_customer_key_md5(&dst_md5)
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let part = main
+        .upload_part_copy()
+        .bucket(&b)
+        .key("assembled")
+        .upload_id(id)
+        .part_number(1)
+        .copy_source(format!("{b}/sealed"))
+        .copy_source_range("bytes=1-5242881")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&src_key)
+        .copy_source_sse_customer_key_md5(&src_md5)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&dst_key)
+        .sse_customer_key_md5(&dst_md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.sse_customer_key_md5(), Some(dst_md5.as_str()));
+    let part_etag = part.copy_part_result().and_then(|r| r.e_tag()).unwrap();
+    main.complete_multipart_upload()
+        .bucket(&b)
+        .key("assembled")
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part_etag)
+                        .build(),
+                )
+                .build(),
+        )
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&dst_key)
+        .sse_customer_key_md5(&dst_md5)
+        .send()
+        .await
+        .unwrap();
+    assert!(read("assembled", Some((&dst_key, &dst_md5))).await.0 == data[1..=5242881]);
 }
 
 /// An upload id that does not exist (never made, or aborted) is `404 NoSuchUpload` for every

@@ -19,7 +19,8 @@ use crate::auth::sigv4::{hmac_sha256, signature_matches};
 use crate::s3::error::S3Error;
 use crate::s3_error;
 
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+/// The SHA-256 of an empty body.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /// A chunk header or trailer line longer than this is not a real client's.
 const MAX_LINE: usize = 4096;
 const MAX_TRAILER_BYTES: usize = 16 * 1024;

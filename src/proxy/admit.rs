@@ -349,6 +349,7 @@ impl Gateway {
                 ctx.op.name()
             )),
             Route::Proxy => {
+                let source = copy_source.as_ref().map(|(s, _)| s.clone());
                 let plan = self
                     .forward_plan(
                         session,
@@ -361,6 +362,14 @@ impl Gateway {
                         pin,
                     )
                     .await?;
+                if let Some(source) = source
+                    && self.copies_itself(ctx.op, &plan)
+                {
+                    return self
+                        .copy_itself(ctx.op, &source, &plan, &ctx.request_id)
+                        .await
+                        .map(Admission::Answer);
+                }
                 Ok(Admission::Forward(Box::new(plan)))
             }
         }

@@ -5,6 +5,7 @@
 mod access_log;
 mod acl;
 pub mod admit;
+mod copy;
 mod cors;
 pub mod ctx;
 pub mod header_deadline;

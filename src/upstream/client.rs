@@ -13,6 +13,8 @@ use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use sha2::{Digest, Sha256};
 
+use crate::auth::chunked::EMPTY_SHA256;
+use crate::auth::sigv4::UNSIGNED_PAYLOAD;
 use crate::s3::error::S3Error;
 use crate::s3_error;
 use crate::upstream::Backend;
@@ -167,6 +169,172 @@ impl BackendClient {
             body: out.freeze(),
         })
     }
+}
+
+/// One request of a copy the gateway carries out itself.
+pub struct Leg<'a> {
+    pub method: Method,
+    /// Path-style path and query, canonically encoded.
+    pub path_and_query: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+/// How a copy the gateway carried out ended.
+pub enum Copied {
+    /// The source could not be read as asked (missing, precondition, wrong key): its answer.
+    SourceRefused(BackendResponse),
+    /// The source was streamed to the destination: the source's response headers and the
+    /// destination's answer (which may itself be an error).
+    Written {
+        source: http::HeaderMap,
+        dest: BackendResponse,
+    },
+}
+
+impl BackendClient {
+    /// Copies by reading `source` (a GET) and streaming its body into `dest` (a PUT of the
+    /// source's exact length), for copies the backend cannot carry out right itself.
+    ///
+    /// Bounded memory whatever the size; a source that ends early or fails leaves the
+    /// destination request unfinished, and its connection is dropped, so the backend commits
+    /// nothing (abort before commit).
+    pub async fn copy(&self, source: Leg<'_>, dest: Leg<'_>) -> Result<Copied, S3Error> {
+        let failed = |e: Box<pingora::Error>| {
+            s3_error!(
+                ServiceUnavailable,
+                "The storage backend failed during a copy; please retry. ({e})"
+            )
+        };
+        let peer = self.backend.peer();
+        let get = self.request(&source, None, EMPTY_SHA256)?;
+        // The read goes on a fresh connection: a stale pooled one would fail it half-way.
+        let (mut reader, _) = self
+            .connector
+            .get_http_session(&*peer)
+            .await
+            .map_err(failed)?;
+        reader
+            .write_request_header(Box::new(get))
+            .await
+            .map_err(failed)?;
+        reader.finish_request_body().await.map_err(failed)?;
+        reader.read_response_header().await.map_err(failed)?;
+        let (status, source_headers) = match reader.response_header() {
+            Some(h) => (h.status.as_u16(), h.headers.clone()),
+            None => return Err(s3_error!(InternalError, "Backend copy: no response header")),
+        };
+        if !(200..300).contains(&status) {
+            let body = read_capped(&mut reader).await.map_err(failed)?;
+            return Ok(Copied::SourceRefused(BackendResponse {
+                status,
+                headers: source_headers,
+                body,
+            }));
+        }
+        let length = source_headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| {
+                s3_error!(
+                    InternalError,
+                    "Backend copy: the source was answered without a length."
+                )
+            })?;
+        let put = self.request(&dest, Some(length), UNSIGNED_PAYLOAD)?;
+        let (mut writer, _) = self
+            .connector
+            .get_http_session(&*peer)
+            .await
+            .map_err(failed)?;
+        writer
+            .write_request_header(Box::new(put))
+            .await
+            .map_err(failed)?;
+        let mut sent: u64 = 0;
+        while let Some(chunk) = reader.read_response_body().await.map_err(failed)? {
+            sent += chunk.len() as u64;
+            if sent > length {
+                return Err(s3_error!(
+                    InternalError,
+                    "Backend copy: the source sent more than its length."
+                ));
+            }
+            writer
+                .write_request_body(chunk, false)
+                .await
+                .map_err(failed)?;
+        }
+        if sent != length {
+            // `writer` is dropped unfinished: the backend never completes the object.
+            return Err(s3_error!(
+                ServiceUnavailable,
+                "The storage backend ended the copy source early ({sent} of {length} bytes); please retry."
+            ));
+        }
+        writer.finish_request_body().await.map_err(failed)?;
+        writer.read_response_header().await.map_err(failed)?;
+        let (status, headers) = match writer.response_header() {
+            Some(h) => (h.status.as_u16(), h.headers.clone()),
+            None => return Err(s3_error!(InternalError, "Backend copy: no response header")),
+        };
+        let body = read_capped(&mut writer).await.map_err(failed)?;
+        for session in [reader, writer] {
+            self.connector
+                .release_http_session(session, &*peer, Some(Duration::from_secs(60)))
+                .await;
+        }
+        Ok(Copied::Written {
+            source: source_headers,
+            dest: BackendResponse {
+                status,
+                headers,
+                body,
+            },
+        })
+    }
+
+    /// A signed request head for one leg of a copy.
+    fn request(
+        &self,
+        leg: &Leg<'_>,
+        length: Option<u64>,
+        payload_hash: &str,
+    ) -> Result<RequestHeader, S3Error> {
+        let internal = |e: Box<pingora::Error>| s3_error!(InternalError, "Backend copy: {e}");
+        let mut req = RequestHeader::build(
+            leg.method.clone(),
+            leg.path_and_query.as_bytes(),
+            Some(leg.headers.len() + 6),
+        )
+        .map_err(internal)?;
+        for (name, value) in leg.headers {
+            req.insert_header(name.to_string(), *value)
+                .map_err(internal)?;
+        }
+        if let Some(length) = length {
+            req.insert_header(http::header::CONTENT_LENGTH, length.to_string())
+                .map_err(internal)?;
+        }
+        req.insert_header(http::header::USER_AGENT, INTERNAL_USER_AGENT)
+            .map_err(internal)?;
+        self.backend
+            .resign(&mut req, payload_hash, SystemTime::now())?;
+        Ok(req)
+    }
+}
+
+/// An answer's body, read whole up to [`MAX_RESPONSE`] (the rest is dropped).
+async fn read_capped(
+    session: &mut pingora::protocols::http::client::HttpSession,
+) -> pingora::Result<Bytes> {
+    let mut out = BytesMut::new();
+    while let Some(chunk) = session.read_response_body().await? {
+        if out.len() + chunk.len() <= MAX_RESPONSE {
+            out.extend_from_slice(&chunk);
+        }
+    }
+    Ok(out.freeze())
 }
 
 enum Attempt {

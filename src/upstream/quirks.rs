@@ -37,6 +37,25 @@ pub fn copy_source_pin_headers(kind: BackendKind, op: S3Op) -> &'static [&'stati
     }
 }
 
+/// Whether the gateway must carry out a copy itself (read the source, stream it into the
+/// destination) because the backend would carry it out wrongly. `sse_c`: the source or the
+/// destination is SSE-C encrypted; `pinned`: the copy must read exactly the source version
+/// the gateway decided on.
+///
+/// S3 rules: a copy from an SSE-C object works with the `x-amz-copy-source-server-side-
+/// encryption-customer-*` key, and one to an SSE-C object answers its SSE-C headers (RGW 16:
+/// CopyObject from an SSE-C source is `501`, one to an SSE-C destination answers no SSE-C
+/// headers, UploadPartCopy checks the source against the destination's key); a copy with a
+/// source precondition copies that version or nothing (RGW 16's UploadPartCopy honours no
+/// source precondition, so a public source replaced after the gateway's decision would be
+/// copied).
+pub fn copies_itself(kind: BackendKind, op: S3Op, sse_c: bool, pinned: bool) -> bool {
+    match kind {
+        BackendKind::Rgw => sse_c || (op == S3Op::UploadPartCopy && pinned),
+        BackendKind::Generic => false,
+    }
+}
+
 /// Whether the backend reads one part of a multipart object (`GetObject ?partNumber=`).
 ///
 /// S3 rule: part N of a multipart object is that part's bytes. RGW 16 ignores the parameter

@@ -22,6 +22,17 @@ struct Signed {
 
 /// A signed aws-chunked PUT of `data` in `chunk`-byte chunks, exactly as the AWS docs describe.
 fn signed_chunked_put(host: &str, path: &str, data: &[u8], chunk: usize) -> Signed {
+    signed_chunked_put_with(host, path, data, chunk, &[])
+}
+
+/// [`signed_chunked_put`] with further signed headers.
+fn signed_chunked_put_with(
+    host: &str,
+    path: &str,
+    data: &[u8],
+    chunk: usize,
+    extra: &[(&str, &str)],
+) -> Signed {
     let now = SystemTime::now();
     let amz_date = format_amz_date(now);
     let decoded = data.len().to_string();
@@ -32,18 +43,12 @@ fn signed_chunked_put(host: &str, path: &str, data: &[u8], chunk: usize) -> Sign
         }
         n
     };
-    let mut headers = sign_headers(
-        "PUT",
-        host,
-        path,
-        &[
-            ("content-encoding", "aws-chunked"),
-            ("x-amz-decoded-content-length", &decoded),
-        ],
-        STREAMING,
-        now,
-        MAIN,
-    );
+    let mut signed = vec![
+        ("content-encoding", "aws-chunked"),
+        ("x-amz-decoded-content-length", decoded.as_str()),
+    ];
+    signed.extend_from_slice(extra);
+    let mut headers = sign_headers("PUT", host, path, &signed, STREAMING, now, MAIN);
     let auth = headers
         .iter()
         .find(|(n, _)| n == "authorization")
@@ -72,6 +77,7 @@ fn signed_chunked_put(host: &str, path: &str, data: &[u8], chunk: usize) -> Sign
         ("x-amz-decoded-content-length".into(), decoded),
         ("content-length".into(), body.len().to_string()),
     ]);
+    headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
     Signed { headers, body }
 }
 
@@ -322,4 +328,41 @@ async fn whole_body_checksum_headers_are_verified() {
         }
         assert_eq!(object_exists(&b, key).await, want == 200, "{key}");
     }
+}
+
+/// A checksum header on a signed aws-chunked body is verified against the decoded bytes (it
+/// used to reach the backend unchecked), and the object keeps it: a mismatch stores nothing.
+#[tokio::test]
+async fn chunked_bodies_with_checksum_headers_are_verified() {
+    let b = bucket("chunk-crc-header").await;
+    let host = gateway().addr.to_string();
+    let data: Vec<u8> = (0..150_000u32).map(|i| (i % 253) as u8).collect();
+    for (key, crc, want) in [
+        ("ok.bin", crc32_base64(&data), 200),
+        ("bad.bin", crc32_base64(b"other"), 400),
+    ] {
+        let path = format!("/{b}/{key}");
+        let req = signed_chunked_put_with(
+            &host,
+            &path,
+            &data,
+            65536,
+            &[("x-amz-checksum-crc32", &crc)],
+        );
+        let (status, body) = send(&req.headers, &path, &req.body, false);
+        assert_eq!(status, want, "{key}: {body}");
+        if want == 400 {
+            assert_eq!(xml_tag(&body, "Code"), Some("BadDigest"));
+        }
+        assert_eq!(object_exists(&b, key).await, want == 200, "{key}");
+    }
+    let head = client(MAIN)
+        .head_object()
+        .bucket(&b)
+        .key("ok.bin")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_crc32(), Some(crc32_base64(&data).as_str()));
 }

@@ -48,8 +48,27 @@ impl BodyVerifier {
     }
 
     /// Verifies a body that has been read whole (and is not forwarded piecewise).
-    pub fn verify_whole(mut self, body: Bytes) -> Result<(), S3Error> {
+    pub fn verify_whole(&mut self, body: Bytes) -> Result<(), S3Error> {
         self.filter(Some(body), true).map(|_| ())
+    }
+
+    /// The checksum the body must match, when it is known before the body (a header's).
+    pub fn claimed_checksum(&self) -> Option<(ChecksumAlgorithm, &str)> {
+        match self {
+            BodyVerifier::Chunked(d) => d.header_checksum(),
+            BodyVerifier::Checksum(c) => Some(c.claimed()),
+            BodyVerifier::Form(_) => None,
+        }
+    }
+
+    /// The checksum (algorithm and base64 value) the body was verified against, once it was.
+    pub fn verified_checksum(&self) -> Option<(ChecksumAlgorithm, String)> {
+        let (alg, value) = match self {
+            BodyVerifier::Chunked(d) => d.verified_checksum()?,
+            BodyVerifier::Checksum(c) => c.verified()?,
+            BodyVerifier::Form(_) => return None,
+        };
+        Some((alg, value.to_owned()))
     }
 
     fn finish(&mut self) -> Result<Bytes, S3Error> {
@@ -94,12 +113,25 @@ pub fn chunked_decoder(
             )
         })?),
     };
-    Ok(ChunkedDecoder::new(
+    let decoder = ChunkedDecoder::new(
         streaming.signing.clone(),
         streaming.trailer,
         trailer,
         decoded,
-    ))
+    );
+    Ok(match BodyChecksum::from_headers(headers)? {
+        Some(_) if trailer.is_some() => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Expecting a single x-amz-checksum- header or trailer. Multiple checksum Types are not allowed."
+            ));
+        }
+        Some(header) => {
+            let (algorithm, expected) = header.claimed();
+            decoder.with_header_checksum(algorithm, expected)
+        }
+        None => decoder,
+    })
 }
 
 /// Checks a body the gateway read whole (a control document it acts on) against everything

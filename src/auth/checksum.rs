@@ -55,6 +55,19 @@ impl ChecksumAlgorithm {
         }
     }
 
+    /// The algorithm of a name as [`Self::name`] writes it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Crc32,
+            Self::Crc32c,
+            Self::Crc64Nvme,
+            Self::Sha1,
+            Self::Sha256,
+        ]
+        .into_iter()
+        .find(|a| a.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Crc32 => "CRC32",
@@ -111,6 +124,7 @@ pub struct BodyChecksum {
     checksum: Option<Checksum>,
     expected: String,
     held: Option<Bytes>,
+    verified: bool,
 }
 
 impl std::fmt::Debug for BodyChecksum {
@@ -123,7 +137,7 @@ impl std::fmt::Debug for BodyChecksum {
 
 impl BodyChecksum {
     /// The verifier a request's headers ask for, if any. More than one checksum header, or a
-    /// value that is not base64 of the algorithm's size, is refused as AWS refuses it.
+    /// value that is not base64 of the algorithm's size, is refused as S3 refuses it.
     pub fn from_headers(headers: &HeaderMap) -> Result<Option<BodyChecksum>, S3Error> {
         let mut found = headers
             .iter()
@@ -141,11 +155,15 @@ impl BodyChecksum {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(&expected)
             .unwrap_or_default();
+        // A value that cannot be the algorithm's digest cannot match the body: S3 answers
+        // BadDigest (ceph/s3-tests test_object_checksum_sha256 sends "bad").
         if decoded.len() != algorithm.digest_len() {
             return Err(s3_error!(
-                InvalidRequest,
-                "Value for {} header is invalid.",
-                algorithm.header()
+                BadDigest,
+                "The {} you specified did not match the calculated checksum: {} is not the base64 of a {}-byte digest.",
+                algorithm.name(),
+                algorithm.header(),
+                algorithm.digest_len()
             ));
         }
         Ok(Some(BodyChecksum {
@@ -153,7 +171,19 @@ impl BodyChecksum {
             checksum: Some(Checksum::new(algorithm)),
             expected,
             held: None,
+            verified: false,
         }))
+    }
+
+    /// The algorithm and the value the body must match.
+    pub fn claimed(&self) -> (ChecksumAlgorithm, &str) {
+        (self.algorithm, &self.expected)
+    }
+
+    /// The checksum the body matched, once [`Self::finish`] verified it.
+    pub fn verified(&self) -> Option<(ChecksumAlgorithm, &str)> {
+        self.verified
+            .then_some((self.algorithm, self.expected.as_str()))
     }
 
     /// Takes the next piece of the body and returns what may be forwarded now: the previous
@@ -179,6 +209,7 @@ impl BodyChecksum {
                 self.algorithm.name()
             ));
         }
+        self.verified = true;
         Ok(self.held.take().unwrap_or_default())
     }
 }
@@ -225,14 +256,14 @@ mod tests {
                 .unwrap_err()
                 .code()
                 .as_str(),
-            "InvalidRequest"
+            "BadDigest"
         );
         assert_eq!(
             verifier("x-amz-checksum-crc64nvme", "i9aeUg==")
                 .unwrap_err()
                 .code()
                 .as_str(),
-            "InvalidRequest"
+            "BadDigest"
         );
         assert!(
             BodyChecksum::from_headers(&HeaderMap::new())

@@ -63,6 +63,10 @@ pub struct ChunkedDecoder {
     /// The previous signature (hex), for the chain.
     previous: String,
     trailer_expected: Option<ChecksumAlgorithm>,
+    /// A checksum given as a header (`x-amz-checksum-*`) rather than a trailer.
+    header_expected: Option<(ChecksumAlgorithm, String)>,
+    /// The checksum the decoded body matched, once verified.
+    verified: Option<(ChecksumAlgorithm, String)>,
     allow_trailer: bool,
     checksum: Option<Checksum>,
     state: State,
@@ -96,6 +100,8 @@ impl ChunkedDecoder {
             signing,
             previous,
             trailer_expected: trailer,
+            header_expected: None,
+            verified: None,
             allow_trailer,
             checksum: trailer.map(Checksum::new),
             state: State::Header,
@@ -110,6 +116,26 @@ impl ChunkedDecoder {
             trailer_bytes: 0,
             held: None,
         }
+    }
+
+    /// Also verifies the decoded body against a checksum sent as a header (without one, it
+    /// would reach the backend unchecked). Only without a trailer checksum: S3 takes one.
+    pub fn with_header_checksum(mut self, algorithm: ChecksumAlgorithm, expected: &str) -> Self {
+        if self.trailer_expected.is_none() {
+            self.checksum = Some(Checksum::new(algorithm));
+            self.header_expected = Some((algorithm, expected.to_owned()));
+        }
+        self
+    }
+
+    /// The checksum given as a header, known before the body (a trailer's comes after it).
+    pub fn header_checksum(&self) -> Option<(ChecksumAlgorithm, &str)> {
+        self.header_expected.as_ref().map(|(a, v)| (*a, v.as_str()))
+    }
+
+    /// The checksum the decoded body matched (trailer or header), once verified.
+    pub fn verified_checksum(&self) -> Option<(ChecksumAlgorithm, &str)> {
+        self.verified.as_ref().map(|(a, v)| (*a, v.as_str()))
     }
 
     /// The decoded body length the backend is told to expect.
@@ -203,6 +229,21 @@ impl ChunkedDecoder {
                 self.decoded,
                 self.expected
             ));
+        }
+        if let Some((alg, expected)) = self.header_expected.take() {
+            let computed = self
+                .checksum
+                .take()
+                .map(Checksum::finish_base64)
+                .unwrap_or_default();
+            if computed != expected {
+                return Err(s3_error!(
+                    BadDigest,
+                    "The {} you specified did not match the calculated checksum.",
+                    alg.name()
+                ));
+            }
+            self.verified = Some((alg, expected));
         }
         Ok(self.held.take().unwrap_or_default())
     }
@@ -349,6 +390,7 @@ impl ChunkedDecoder {
                     alg.name()
                 ));
             }
+            self.verified = Some((alg, given));
         }
         Ok(())
     }

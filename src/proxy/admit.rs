@@ -35,7 +35,7 @@ use crate::s3::tags::TagSet;
 use crate::s3::uri::Query;
 use crate::s3::xml;
 use crate::s3_error;
-use crate::state::ACL_META;
+use crate::state::{ACL_META, CHECKSUM_META};
 use crate::upstream::plan::{self, ForwardPlan, RESPONSE_OVERRIDES};
 use crate::upstream::quirks;
 
@@ -45,7 +45,7 @@ pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Object metadata the gateway keeps for itself: never taken from a client.
-const RESERVED_META: &[&str] = &[ACL_META];
+const RESERVED_META: &[&str] = &[ACL_META, CHECKSUM_META];
 
 /// What admission decided about a request.
 pub enum Admission {
@@ -800,14 +800,22 @@ impl Gateway {
                 BodyChecksum::from_headers(headers)?.map(|c| BodyVerifier::Checksum(Box::new(c)))
             }
         };
+        // A checksum known before the body (a header's) is stored with the object: the body
+        // reaches the backend whole only if it matches.
+        if ctx.op == S3Op::PutObject
+            && let Some((algorithm, value)) = verifier.as_ref().and_then(|v| v.claimed_checksum())
+        {
+            plan.set(CHECKSUM_META, &format!("{} {value}", algorithm.name()))?;
+        }
         let expects_continue = expects_continue(headers);
         let mut consumed = false;
-        if let Some(verifier) = verifier {
+        if let Some(mut verifier) = verifier {
             if plan.content_length == Some(0) || session.is_body_empty() {
                 // Nothing would hold the backend back from completing an empty body, so it is
                 // verified whole before anything is forwarded.
                 let body = read_control_body(session).await?;
                 verifier.verify_whole(body)?;
+                ctx.checksum = verifier.verified_checksum();
                 plan.content_length = Some(0);
                 consumed = true;
             } else {

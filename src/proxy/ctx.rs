@@ -23,6 +23,8 @@ pub struct RequestCtx {
     pub plan: Option<ForwardPlan>,
     /// Verifies the body on its way to the backend (aws-chunked decoding, or a checksum).
     pub body_verifier: Option<BodyVerifier>,
+    /// The checksum the request body was verified against (answered back, as S3 does).
+    pub checksum: Option<(crate::auth::checksum::ChecksumAlgorithm, String)>,
     /// The correction the backend's answer body needs, and the body read so far.
     pub body_fix: Option<(crate::upstream::quirks::BodyFix, bytes::BytesMut)>,
     /// The bucket this CreateBucket claimed in the gateway's state (released if it fails).
@@ -55,6 +57,7 @@ impl RequestCtx {
             caller: None,
             plan: None,
             body_verifier: None,
+            checksum: None,
             body_fix: None,
             post: None,
             claimed_bucket: None,

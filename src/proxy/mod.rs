@@ -5,6 +5,7 @@
 mod access_log;
 mod acl;
 pub mod admit;
+mod checksums;
 mod copy;
 mod cors;
 pub mod ctx;
@@ -738,6 +739,9 @@ impl ProxyHttp for Gateway {
         match verifier.filter(body.take(), end_of_stream) {
             Ok(out) => {
                 *body = out;
+                if end_of_stream {
+                    ctx.checksum = verifier.verified_checksum();
+                }
                 Ok(())
             }
             Err(err) => {
@@ -780,6 +784,8 @@ impl ProxyHttp for Gateway {
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
         resp.remove_header(crate::state::ACL_META);
+        let stored_checksum = resp.remove_header(crate::state::CHECKSUM_META);
+        self.answer_checksum(session, resp, ctx, stored_checksum)?;
         // Nothing is allocated when there is nothing to drop (the common case).
         while let Some(name) = resp
             .headers

@@ -22,6 +22,10 @@ use crate::upstream::client::BackendClient;
 
 /// The object metadata entry that records an object's canned ACL (absent: private).
 pub const ACL_META: &str = "x-amz-meta-bucketgate-acl";
+/// The object metadata entry holding the checksum its upload was verified against
+/// (`<ALGORITHM> <base64>`): backends need not keep checksums, so the gateway does, as it keeps
+/// the ACL, and answers it as S3 does (`x-amz-checksum-mode: ENABLED`).
+pub const CHECKSUM_META: &str = "x-amz-meta-bucketgate-checksum";
 
 /// Where the ACL of one object version is recorded.
 fn version_acl_key(bucket: &str, key: &str, version: &str) -> String {

@@ -315,3 +315,111 @@ async fn a_missing_key_is_404_to_those_who_may_list_it() {
         403
     );
 }
+
+/// An object another user writes into a bucket whose policy lets them is theirs to read (S3's
+/// object-writer ownership, as RGW, Spaces' engine, keeps it), and a copy of it by them too;
+/// nobody else gains anything, the owner keeps its access, and no client can name itself the
+/// writer of an object through metadata.
+#[tokio::test]
+async fn writers_read_what_a_policy_let_them_write() {
+    let (main, b) = bucket_with("policy-writer", &["owners.txt"]).await;
+    set_policy(
+        &main,
+        &b,
+        &format!(
+            r#"{{"Effect":"Allow","Principal":{{"AWS":["{}"]}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::BUCKET/*"}}"#,
+            "alt"
+        ),
+    )
+    .await;
+    let alt = client(ALT);
+    alt.put_object()
+        .bucket(&b)
+        .key("alts.txt")
+        .body(ByteStream::from_static(b"written by alt"))
+        .send()
+        .await
+        .unwrap();
+    let got = alt
+        .get_object()
+        .bucket(&b)
+        .key("alts.txt")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        got.metadata()
+            .is_none_or(|m| m.keys().all(|k| !k.contains("bucketgate"))),
+        "{:?}",
+        got.metadata()
+    );
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"written by alt"
+    );
+    // alt's copy of its own object is alt's too.
+    alt.copy_object()
+        .bucket(&b)
+        .key("alts-copy.txt")
+        .copy_source(format!("{b}/alts.txt"))
+        .send()
+        .await
+        .unwrap();
+    alt.head_object()
+        .bucket(&b)
+        .key("alts-copy.txt")
+        .send()
+        .await
+        .unwrap();
+    // The owner's objects stay the owner's; the owner reads alt's.
+    let e = alt
+        .get_object()
+        .bucket(&b)
+        .key("owners.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AccessDenied"));
+    main.get_object()
+        .bucket(&b)
+        .key("alts.txt")
+        .send()
+        .await
+        .unwrap();
+    // The owner overwriting alt's key makes it the owner's again.
+    main.put_object()
+        .bucket(&b)
+        .key("alts.txt")
+        .body(ByteStream::from_static(b"now the owner's"))
+        .send()
+        .await
+        .unwrap();
+    let e = alt
+        .get_object()
+        .bucket(&b)
+        .key("alts.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AccessDenied"));
+    // Anonymous callers gain nothing.
+    assert_eq!(anonymous_get(&format!("/{b}/alts-copy.txt")), 403);
+    // The writer entry cannot be planted by a client: main names alt in metadata, alt gets
+    // nothing.
+    main.put_object()
+        .bucket(&b)
+        .key("planted.txt")
+        .metadata("bucketgate-writer", "alt")
+        .body(ByteStream::from_static(b"main's"))
+        .send()
+        .await
+        .unwrap();
+    let e = alt
+        .get_object()
+        .bucket(&b)
+        .key("planted.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("AccessDenied"));
+}

@@ -803,7 +803,8 @@ fn malformed_versioning_documents_are_refused() {
 }
 
 /// Versioning as S3 answers it: a key whose current version is a delete marker is a 404 that
-/// says so (with the marker's version id), and an unknown version is `NoSuchVersion`.
+/// says so (with the marker's version id), one that is not says `x-amz-delete-marker: false`,
+/// and an unknown version is `NoSuchVersion`.
 #[tokio::test]
 async fn delete_markers_and_unknown_versions_answer_as_s3() {
     use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
@@ -861,6 +862,17 @@ async fn delete_markers_and_unknown_versions_answer_as_s3() {
             "{method}: {head}"
         );
     }
+    // A key that is not a delete marker (never written) says so too.
+    let missing = main
+        .head_object()
+        .bucket(&b)
+        .key("never-written")
+        .send()
+        .await
+        .unwrap_err();
+    let raw = missing.raw_response().unwrap();
+    assert_eq!(raw.status().as_u16(), 404);
+    assert_eq!(raw.headers().get("x-amz-delete-marker"), Some("false"));
     let e = main
         .get_object()
         .bucket(&b)

@@ -22,7 +22,7 @@ use crate::s3::request::S3Request;
 use crate::s3::uri;
 use crate::s3::xml;
 use crate::s3_error;
-use crate::state::ACL_META;
+use crate::state::{ACL_META, WRITER_META};
 use crate::upstream::client::BackendResponse;
 
 /// Object headers a metadata rewrite must carry over from the object itself.
@@ -44,6 +44,11 @@ pub fn object_acl(head: &http::HeaderMap) -> CannedAcl {
         .unwrap_or_default()
 }
 
+/// The user who wrote an object into someone else's bucket, recorded in its metadata.
+pub fn object_writer(head: &http::HeaderMap) -> Option<&str> {
+    head.get(WRITER_META).and_then(|v| v.to_str().ok())
+}
+
 /// The headers that re-create an object's metadata under `x-amz-metadata-directive: REPLACE`,
 /// with `acl` as its ACL.
 pub fn replacement_headers(head: &http::HeaderMap, acl: CannedAcl) -> Vec<(String, String)> {
@@ -51,7 +56,9 @@ pub fn replacement_headers(head: &http::HeaderMap, acl: CannedAcl) -> Vec<(Strin
         .iter()
         .filter(|(n, _)| {
             let n = n.as_str();
-            CARRIED.contains(&n) || (n.starts_with("x-amz-meta-") && n != ACL_META)
+            // The copy is its copier's: neither the source's ACL nor its writer comes along.
+            CARRIED.contains(&n)
+                || (n.starts_with("x-amz-meta-") && n != ACL_META && n != WRITER_META)
         })
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
@@ -256,6 +263,7 @@ impl Gateway {
         &self,
         op: S3Op,
         request: &S3Request,
+        caller: Option<&str>,
         may_list: impl AsyncFnOnce() -> Result<bool, S3Error>,
     ) -> Result<Option<String>, S3Error> {
         let denied = || s3_error!(AccessDenied, "Access Denied");
@@ -278,9 +286,12 @@ impl Gateway {
                     .head_object(bucket, key, request.query.get("versionId"))
                     .await
                 {
+                    // The object's writer (another user the bucket policy let write it)
+                    // reads what it wrote, as S3's object-writer ownership lets it.
                     Ok(head)
-                        if self.effective_acl(bucket, key, &head).await?
-                            == CannedAcl::PublicRead =>
+                        if caller.is_some_and(|c| object_writer(&head.headers) == Some(c))
+                            || self.effective_acl(bucket, key, &head).await?
+                                == CannedAcl::PublicRead =>
                     {
                         Ok(head
                             .headers

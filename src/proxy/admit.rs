@@ -35,17 +35,14 @@ use crate::s3::tags::TagSet;
 use crate::s3::uri::Query;
 use crate::s3::xml;
 use crate::s3_error;
-use crate::state::{ACL_META, CHECKSUM_META};
+use crate::state::{ACL_META, CHECKSUM_META, RESERVED_META, WRITER_META};
 use crate::upstream::plan::{self, ForwardPlan, RESPONSE_OVERRIDES};
 use crate::upstream::quirks;
 
 /// The largest control-plane body the gateway reads whole.
 pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
 
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-/// Object metadata the gateway keeps for itself: never taken from a client.
-const RESERVED_META: &[&str] = &[ACL_META, CHECKSUM_META];
+use crate::auth::chunked::EMPTY_SHA256;
 
 /// What admission decided about a request.
 pub enum Admission {
@@ -209,6 +206,9 @@ impl Gateway {
             return Err(self.missing_bucket_or(request, ctx.op, denied).await);
         }
         self.profile.admit(ctx.op)?;
+        if policy_allows {
+            ctx.object_writer = self.foreign_writer(ctx.op, request, &identity).await?;
+        }
         let headers = &session.req_header().headers;
         self.profile.check_request(ctx.op, request, headers)?;
         let acl = requested_acl(headers);
@@ -234,7 +234,7 @@ impl Gateway {
                     }
                     let may_list = async || self.may_list_key(session, request, &identity).await;
                     pin = self
-                        .authorize_anonymous(op, request, may_list)
+                        .authorize_anonymous(op, request, Some(&user.id), may_list)
                         .await
                         .map_err(|err| {
                             if err.code() == S3ErrorCode::NoSuchKey {
@@ -247,7 +247,9 @@ impl Gateway {
             }
             (None, _, _) if !policy_allows => {
                 let may_list = async || self.may_list_key(session, request, &identity).await;
-                pin = self.authorize_anonymous(ctx.op, request, may_list).await?;
+                pin = self
+                    .authorize_anonymous(ctx.op, request, None, may_list)
+                    .await?;
             }
             _ => {}
         }
@@ -375,6 +377,29 @@ impl Gateway {
         }
     }
 
+    /// The caller, when it writes an object into a bucket it does not own (a bucket policy let
+    /// it): recorded with the object, so the writer may read what it wrote.
+    async fn foreign_writer(
+        &self,
+        op: S3Op,
+        request: &S3Request,
+        identity: &Identity,
+    ) -> Result<Option<String>, S3Error> {
+        let (Some(user), Some(bucket)) = (&identity.user, &request.bucket) else {
+            return Ok(None);
+        };
+        if !matches!(
+            op,
+            S3Op::PutObject | S3Op::CopyObject | S3Op::CreateMultipartUpload | S3Op::PostObject
+        ) {
+            return Ok(None);
+        }
+        Ok(match self.state.bucket(bucket).await? {
+            Some(record) if record.owner != user.id => Some(user.id.clone()),
+            _ => None,
+        })
+    }
+
     /// Whether a bucket policy lets the caller list the prefix that is the requested key (so a
     /// missing key may answer `NoSuchKey` rather than look private).
     async fn may_list_key(
@@ -488,14 +513,16 @@ impl Gateway {
                 {
                     Ok(()) => Ok(None),
                     Err(e) if e.code() == S3ErrorCode::AccessDenied => self
-                        .authorize_anonymous(S3Op::GetObject, &as_get, async || Ok(false))
+                        .authorize_anonymous(S3Op::GetObject, &as_get, Some(&user.id), async || {
+                            Ok(false)
+                        })
                         .await
                         .map_err(|_| e),
                     Err(e) => Err(e),
                 }
             }
             None => self
-                .authorize_anonymous(S3Op::GetObject, &as_get, async || Ok(false))
+                .authorize_anonymous(S3Op::GetObject, &as_get, None, async || Ok(false))
                 .await
                 .map_err(|_| denied()),
         }
@@ -769,6 +796,15 @@ impl Gateway {
                 _ => plan.set(header, &etag)?,
             }
         }
+        // After the copy's metadata was settled: a copy is its copier's.
+        if let Some(writer) = &ctx.object_writer
+            && matches!(
+                ctx.op,
+                S3Op::PutObject | S3Op::CreateMultipartUpload | S3Op::CopyObject
+            )
+        {
+            plan.set(WRITER_META, writer)?;
+        }
         // The source pin, decided above, under the name the backend honours.
         if let Some(etag) = plan.get("x-amz-copy-source-if-match").map(str::to_owned) {
             for name in quirks::copy_source_pin_headers(self.backend.config().kind, ctx.op) {
@@ -949,6 +985,8 @@ impl Gateway {
         authz::authorize(&identity, ctx.op)?;
         if decision != Decision::Allow {
             authz::authorize_bucket(&self.state, &verified.user, &bucket, ctx.op).await?;
+        } else {
+            ctx.object_writer = self.foreign_writer(ctx.op, &as_put, &identity).await?;
         }
         self.profile.admit(ctx.op)?;
         let extractor = form::FileExtractor::new(&preamble, &boundary, content_length)?;
@@ -977,6 +1015,9 @@ impl Gateway {
         plan.headers = plan::forwarded_headers(&headers, &[], false, RESERVED_META)?;
         if requested_acl(&headers) == CannedAcl::PublicRead {
             plan.set(ACL_META, "public-read")?;
+        }
+        if let Some(writer) = &ctx.object_writer {
+            plan.set(WRITER_META, writer)?;
         }
         plan.content_length = Some(file_length);
         ctx.post = Some(PostUpload {

@@ -23,6 +23,9 @@ pub struct RequestCtx {
     pub plan: Option<ForwardPlan>,
     /// Verifies the body on its way to the backend (aws-chunked decoding, or a checksum).
     pub body_verifier: Option<BodyVerifier>,
+    /// The writer of the object this request writes, when the bucket policy let someone other
+    /// than the bucket's owner write it (recorded with the object).
+    pub object_writer: Option<String>,
     /// The checksum the request body was verified against (answered back, as S3 does).
     pub checksum: Option<(crate::auth::checksum::ChecksumAlgorithm, String)>,
     /// The correction the backend's answer body needs, and the body read so far.
@@ -58,6 +61,7 @@ impl RequestCtx {
             plan: None,
             body_verifier: None,
             checksum: None,
+            object_writer: None,
             body_fix: None,
             post: None,
             claimed_bucket: None,

@@ -371,9 +371,11 @@ impl Gateway {
         self.client.send(method, &target, &headers, document).await
     }
 
-    /// The version id of the delete marker that is the requested key's current version, if
-    /// it is one (asked only after the backend answered 404 to a GET/HEAD without versionId).
-    async fn current_delete_marker(&self, ctx: &RequestCtx) -> Option<String> {
+    /// Whether the requested key's current version is a delete marker (asked only after the
+    /// backend answered 404 to a GET/HEAD without versionId): `Some(Some(id))` with the
+    /// marker's version id, `Some(None)` when the listing says it is not, `None` when it cannot
+    /// tell.
+    async fn current_delete_marker(&self, ctx: &RequestCtx) -> Option<Option<String>> {
         let request = ctx.request.as_ref()?;
         if request.query.has("versionId") {
             return None;
@@ -391,7 +393,6 @@ impl Gateway {
             .ok()?;
         r.is_success()
             .then(|| quirks::current_delete_marker(&r.body, key))
-            .flatten()
     }
 
     /// Headers S3 puts on GetObject/HeadObject answers that backends leave out: a part's
@@ -783,8 +784,10 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
-        resp.remove_header(crate::state::ACL_META);
         let stored_checksum = resp.remove_header(crate::state::CHECKSUM_META);
+        for name in crate::state::RESERVED_META {
+            resp.remove_header(*name);
+        }
         self.answer_checksum(session, resp, ctx, stored_checksum)?;
         // Nothing is allocated when there is nothing to drop (the common case).
         while let Some(name) = resp
@@ -799,10 +802,17 @@ impl ProxyHttp for Gateway {
             && resp.status == http::StatusCode::NOT_FOUND
             && !quirks::reports_delete_markers(self.backend.config().kind)
             && !resp.headers.contains_key("x-amz-delete-marker")
-            && let Some(version) = self.current_delete_marker(ctx).await
         {
-            resp.insert_header("x-amz-delete-marker", "true")?;
-            resp.insert_header("x-amz-version-id", version)?;
+            // S3 says either way: `true` with the marker's version, or `false` (nothing is said
+            // when the listing could not tell: a missing bucket, a version asked for by id).
+            match self.current_delete_marker(ctx).await {
+                Some(Some(version)) => {
+                    resp.insert_header("x-amz-delete-marker", "true")?;
+                    resp.insert_header("x-amz-version-id", version)?;
+                }
+                Some(None) => resp.insert_header("x-amz-delete-marker", "false")?,
+                None => {}
+            }
         }
         if matches!(ctx.op, S3Op::GetObject | S3Op::HeadObject) {
             self.object_answer_headers(resp, ctx).await?;

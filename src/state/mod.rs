@@ -22,6 +22,11 @@ use crate::upstream::client::BackendClient;
 
 /// The object metadata entry that records an object's canned ACL (absent: private).
 pub const ACL_META: &str = "x-amz-meta-bucketgate-acl";
+/// The gateway's own object metadata entries: no client sets them, no answer shows them.
+pub const RESERVED_META: &[&str] = &[ACL_META, CHECKSUM_META, WRITER_META];
+/// The object metadata entry naming the user who wrote the object when that is not the
+/// bucket's owner (a bucket policy let them): the writer may read what it wrote.
+pub const WRITER_META: &str = "x-amz-meta-bucketgate-writer";
 /// The object metadata entry holding the checksum its upload was verified against
 /// (`<ALGORITHM> <base64>`): backends need not keep checksums, so the gateway does, as it keeps
 /// the ACL, and answers it as S3 does (`x-amz-checksum-mode: ENABLED`).

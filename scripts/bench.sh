@@ -31,14 +31,15 @@
 #   ROUNDS=3            interleaved rounds
 #   DUR=5               seconds per run (LAT_DUR=$DUR for lat1k); WARMUP=1 s per target+scenario
 #   SCENARIOS="get1k hdr1k lat1k get1m put1m chk1m idle"
-#   TARGETS="direct nginx bucketgate"
+#   TARGETS="direct nginx pingora bucketgate"  (pingora: examples/passthrough.rs, pingora's floor)
 #   BACKEND=rgw         rgw | null (static nginx origin on $NULL_PORT)
 #   C_SMALL=32 C_LARGE=8 NPUT=8 IDLE_CONNS=1000 BUCKET=perfbench
 #   RGW_PORT=7590 RGW_MON_V2_PORT=13330 RGW_MON_V1_PORT=13331 (kept apart from the test RGW on
 #                       :7480 and from the OSD port range 16800-17300)
 #   BENCH_RGW_DIR       reuse this RGW data dir: a cluster already running there is used and left
 #                       running (skips the cluster start-up); default: a fresh one in $WORK_DIR, stopped
-#   NGINX_PORT=18480 NULL_PORT=18490 GW_PORT=18600
+#   NGINX_PORT=18480 NULL_PORT=18490 PINGORA_PORT=18550 GW_PORT=18600
+#   PASSTHROUGH_BIN=target/release/examples/passthrough (built when missing)
 #   GW_THREADS=1        bucketgate [server] threads (nginx runs NGINX_WORKERS=1 worker)
 #   GW_RUST_LOG=info    RUST_LOG for the gateway (info = one log line per request, as deployed;
 #                       its log goes to $WORK_DIR/bucketgate.log, trimmed to the last lines at exit)
@@ -59,7 +60,7 @@ DUR="${DUR:-5}"
 LAT_DUR="${LAT_DUR:-$DUR}"
 WARMUP="${WARMUP:-1}"
 SCENARIOS="${SCENARIOS:-get1k hdr1k lat1k get1m put1m chk1m idle}"
-read -r -a TARGET_LIST <<< "${TARGETS:-direct nginx bucketgate}"
+read -r -a TARGET_LIST <<< "${TARGETS:-direct nginx pingora bucketgate}"
 BACKEND="${BACKEND:-rgw}"
 C_SMALL="${C_SMALL:-32}"
 C_LARGE="${C_LARGE:-8}"
@@ -73,6 +74,8 @@ NGINX_PORT="${NGINX_PORT:-18480}"
 NGINX_WORKERS="${NGINX_WORKERS:-1}"
 NULL_PORT="${NULL_PORT:-18490}"
 GW_PORT="${GW_PORT:-18600}"
+PINGORA_PORT="${PINGORA_PORT:-18550}"
+PASSTHROUGH_BIN="${PASSTHROUGH_BIN:-$ROOT/target/release/examples/passthrough}"
 GW_THREADS="${GW_THREADS:-1}"
 GW_RUST_LOG="${GW_RUST_LOG:-info}"
 BIN="${BUCKETGATE_BIN:-$ROOT/target/release/bucketgate}"
@@ -93,7 +96,7 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { echo "bench: ERROR: $*" >&2; exit 2; }
 
 for t in "${TARGET_LIST[@]}"; do
-  case $t in direct|nginx|bucketgate) ;; *) die "unknown target '$t' (direct, nginx, bucketgate)";; esac
+  case $t in direct|nginx|pingora|bucketgate) ;; *) die "unknown target '$t' (direct, nginx, pingora, bucketgate)";; esac
 done
 case $BACKEND in rgw|null) ;; *) die "BACKEND must be rgw or null, not '$BACKEND'";; esac
 has_target() { local t; for t in "${TARGET_LIST[@]}"; do [ "$t" = "$1" ] && return 0; done; return 1; }
@@ -270,6 +273,18 @@ EOF
   T_URL[nginx]="http://127.0.0.1:$NGINX_PORT"; T_PIDS[nginx]=$LAUNCHED_PID
 }
 
+# pingora's own floor: examples/passthrough.rs, a ProxyHttp that only forwards (same pingora,
+# allocator and thread count as the gateway, Host kept as nginx keeps it).
+start_pingora_passthrough() {
+  port_free "$PINGORA_PORT" || die "pingora pass-through port $PINGORA_PORT busy"
+  [ -x "$PASSTHROUGH_BIN" ] || (cd "$ROOT" && cargo build --release --example passthrough >&2) ||
+    die "could not build examples/passthrough.rs"
+  launch pingora "$PASSTHROUGH_BIN" "127.0.0.1:$PINGORA_PORT" "$BACKEND_HOSTPORT" "$GW_THREADS"
+  wait_port "$PINGORA_PORT" 10 "$LAUNCHED_PID" || die "pingora pass-through did not start (see $W/pingora.log)"
+  log "pingora pass-through: pid $LAUNCHED_PID on 127.0.0.1:$PINGORA_PORT -> $BACKEND_HOSTPORT"
+  T_URL[pingora]="http://127.0.0.1:$PINGORA_PORT"; T_PIDS[pingora]=$LAUNCHED_PID
+}
+
 start_gateway() {
   port_free "$GW_PORT" || die "gateway port $GW_PORT busy"
   local kind=rgw; [ "$BACKEND" = null ] && kind=generic
@@ -309,6 +324,7 @@ for t in "${TARGET_LIST[@]}"; do
   T_AK[$t]=$BACKEND_AK; T_SK[$t]=$BACKEND_SK; T_REGION[$t]=$BACKEND_REGION
   case $t in
     nginx) start_nginx_proxy ;;
+    pingora) start_pingora_passthrough ;;
     bucketgate) start_gateway ;;
   esac
 done

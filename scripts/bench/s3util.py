@@ -379,6 +379,10 @@ def cmd_report(path, idle_path, *targets):
     others = [t for t in targets if t not in ("direct", "nginx")]
     base = "nginx" if "nginx" in targets else None
     cols = targets + ([f"{t} / nginx" for t in others] if base else [])
+    # What bucketgate adds over pingora's own floor (examples/passthrough.rs).
+    floor = "pingora" in targets and "bucketgate" in targets
+    if floor:
+        cols.append("bucketgate / pingora")
     out.append("| metric | " + " | ".join(cols) + " |")
     out.append("|---|" + "---|" * len(cols))
 
@@ -387,6 +391,8 @@ def cmd_report(path, idle_path, *targets):
         cells = [cell(t) for t in targets]
         if base:
             cells += [ratio(num(t), num(base)) for t in others]
+        if floor:
+            cells.append(ratio(num("bucketgate"), num("pingora")))
         out.append(f"| {label} | " + " | ".join(cells) + " |")
 
     def errs(t, s):
@@ -442,7 +448,8 @@ def cmd_report(path, idle_path, *targets):
                "*Own CPU* = utime+stime of the target's process tree from /proc per completed "
                "request (direct = the backend server itself). Idle RSS: after the wrk runs, each "
                "connection sent one complete keep-alive GET and stayed open. Ratio columns divide "
-               "by nginx (`proxy_pass`, 1 worker) over the same backend.")
+               "by nginx (`proxy_pass`, 1 worker) over the same backend; `pingora` is "
+               "examples/passthrough.rs, a pingora proxy that only forwards (pingora's floor).")
 
     # ---- details
     out.append("")

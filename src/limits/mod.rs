@@ -132,7 +132,11 @@ impl RateLimits {
     }
 
     /// Counts one request against `scope`'s limit for `id`; SlowDown once it is exceeded.
-    pub fn check(&self, scope: Scope, id: &str) -> Result<(), (Scope, S3Error)> {
+    pub fn check(
+        &self,
+        scope: Scope,
+        id: &(impl std::hash::Hash + ?Sized),
+    ) -> Result<(), (Scope, S3Error)> {
         let (limit, rate) = match scope {
             Scope::Ip => (self.config.per_ip, &self.ip),
             Scope::Key => (self.config.per_key, &self.key),

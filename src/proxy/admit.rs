@@ -74,10 +74,12 @@ impl Gateway {
             header.uri.query().unwrap_or(""),
         )?;
         ctx.op = crate::s3::op::classify(&header.method, &request, &header.headers);
-        let resource = request.resource();
-        let result = self.decide(session, ctx, &request).await;
+        let result = self
+            .decide(session, ctx, &request)
+            .await
+            .map_err(|e| e.with_resource(request.resource()));
         ctx.request = Some(request);
-        result.map_err(|e| e.with_resource(resource))
+        result
     }
 
     async fn decide(
@@ -107,7 +109,7 @@ impl Gateway {
             ));
         }
         if let Some(ip) = session.client_addr().and_then(|a| a.as_inet()) {
-            self.rate_limit(Scope::Ip, &ip.ip().to_string())?;
+            self.rate_limit(Scope::Ip, &ip.ip())?;
         }
         // Preflights and website reads carry no credentials: their bucket's limit is charged
         // now. Everything else is charged once the caller is proven (below), so requests that

@@ -113,7 +113,11 @@ impl Gateway {
     }
 
     /// Counts the request against one rate limit; SlowDown (and a metric) when it is exceeded.
-    fn rate_limit(&self, scope: Scope, id: &str) -> Result<(), S3Error> {
+    fn rate_limit(
+        &self,
+        scope: Scope,
+        id: &(impl std::hash::Hash + ?Sized),
+    ) -> Result<(), S3Error> {
         self.limits.load().check(scope, id).map_err(|(scope, err)| {
             self.metrics
                 .rate_limited
@@ -980,16 +984,13 @@ impl ProxyHttp for Gateway {
             .as_ref()
             .and_then(|i| i.user.as_ref())
             .map_or("-", |u| u.id.as_str());
-        let resource = ctx
-            .request
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), S3Request::resource);
+        let resource = ctx.request.as_ref().map(S3Request::resource_display);
         let code = ctx.error.as_ref().map_or("-", |e| e.code().as_str());
         tracing::info!(
             request_id = %ctx.request_id,
             op = ctx.op.name(),
             user,
-            resource,
+            resource = %resource.as_ref().map_or(&"-" as &dyn std::fmt::Display, |r| r),
             status,
             code,
             error = e.map(|e| e.to_string()).unwrap_or_default(),

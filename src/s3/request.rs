@@ -142,10 +142,25 @@ impl S3Request {
 
     /// `/bucket` or `/bucket/key`, as S3 names a resource in error documents.
     pub fn resource(&self) -> String {
-        match (&self.bucket, &self.key) {
-            (Some(b), Some(k)) => format!("/{b}/{k}"),
-            (Some(b), None) => format!("/{b}"),
-            _ => "/".to_owned(),
+        self.resource_display().to_string()
+    }
+
+    /// [`Self::resource`], written where it is displayed (the request log line) rather than
+    /// allocated.
+    pub fn resource_display(&self) -> Resource<'_> {
+        Resource(self)
+    }
+}
+
+/// The `/bucket/key` a request names, as displayed (see [`S3Request::resource_display`]).
+pub struct Resource<'a>(&'a S3Request);
+
+impl std::fmt::Display for Resource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.0.bucket, &self.0.key) {
+            (Some(b), Some(k)) => write!(f, "/{b}/{k}"),
+            (Some(b), None) => write!(f, "/{b}"),
+            _ => f.write_str("/"),
         }
     }
 }

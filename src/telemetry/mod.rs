@@ -56,7 +56,23 @@ impl RequestIds {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        format!("tx{n:021x}-{secs:010x}-{}", self.instance)
+        // Written digit by digit: one allocation, no formatter (this runs for every request).
+        let mut id = String::with_capacity(2 + 21 + 1 + 10 + 1 + self.instance.len());
+        id.push_str("tx");
+        push_hex(&mut id, u128::from(n), 21);
+        id.push('-');
+        push_hex(&mut id, u128::from(secs), 10);
+        id.push('-');
+        id.push_str(&self.instance);
+        id
+    }
+}
+
+/// Appends the low `digits` hex digits of `value`, zero-padded.
+fn push_hex(out: &mut String, value: u128, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(HEX[((value >> (4 * i)) & 0xf) as usize] as char);
     }
 }
 
@@ -76,5 +92,12 @@ mod tests {
         let (a, b) = (ids.next(), ids.next());
         assert_ne!(a, b);
         assert!(a.starts_with("tx000000000000000000001-"), "{a}");
+        let n: u64 = 0x0012_34ab_cdef;
+        let mut hex = String::new();
+        push_hex(&mut hex, u128::from(n), 21);
+        assert_eq!(hex, format!("{n:021x}"));
+        let secs = a.split('-').nth(1).unwrap();
+        assert_eq!(secs.len(), 10);
+        assert!(u64::from_str_radix(secs, 16).unwrap() > 0x6000_0000);
     }
 }

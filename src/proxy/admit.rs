@@ -643,6 +643,19 @@ impl Gateway {
         {
             plan.set(ACL_META, "public-read")?;
         }
+        // A conditional write reaches the backend in the form it honours, or not at all.
+        if matches!(ctx.op, S3Op::PutObject | S3Op::DeleteObject) {
+            let conditions = quirks::conditional_write_headers(
+                self.backend.config().kind,
+                ctx.op,
+                plan.get("if-match"),
+                plan.get("if-none-match"),
+            )?;
+            plan.remove_where(|n| n == "if-match" || n == "if-none-match");
+            for (name, value) in conditions {
+                plan.set(name, &value)?;
+            }
+        }
         // Tags go on in the gateway's spelling, never the client's (see `TagSet`).
         if !tags.is_empty()
             && matches!(

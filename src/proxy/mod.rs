@@ -457,17 +457,25 @@ impl Gateway {
         let complete = xml::CompleteMultipartUpload::parse(&body)?;
         let document = complete.to_xml();
         let headers = &session.req_header().headers;
-        let sse_c: Vec<(&str, &str)> = crate::upstream::plan::SSE_C_HEADERS
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let conditions = quirks::conditional_write_headers(
+            self.backend.config().kind,
+            S3Op::CompleteMultipartUpload,
+            text("if-match"),
+            text("if-none-match"),
+        )?;
+        let mut extra: Vec<(&str, &str)> = crate::upstream::plan::SSE_C_HEADERS
             .into_iter()
-            .filter_map(|name| Some((name, headers.get(name)?.to_str().ok()?)))
+            .filter_map(|name| Some((name, text(name)?)))
             .collect();
+        extra.extend(conditions.iter().map(|(n, v)| (*n, v.as_str())));
         let r = self
             .send_document(
                 S3Op::CompleteMultipartUpload,
                 http::Method::POST,
                 request,
                 Bytes::from(document),
-                &sse_c,
+                &extra,
             )
             .await?;
         if r.status == 500

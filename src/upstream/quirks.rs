@@ -4,7 +4,9 @@
 use bytes::Bytes;
 
 use crate::s3::copy_source::CopySource;
+use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
+use crate::s3_error;
 use crate::upstream::BackendKind;
 
 /// The `x-amz-copy-source` value the backend gets for the source the gateway authorized.
@@ -54,6 +56,67 @@ pub fn copies_itself(kind: BackendKind, op: S3Op, sse_c: bool, pinned: bool) -> 
         BackendKind::Rgw => sse_c || (op == S3Op::UploadPartCopy && pinned),
         BackendKind::Generic => false,
     }
+}
+
+/// The conditional-write headers (`If-Match`, `If-None-Match`) the backend gets for a write, as
+/// `(name, value)` pairs, or `501 NotImplemented` when the backend would ignore them.
+///
+/// S3 rules: PutObject and CompleteMultipartUpload write only if `If-None-Match: *` finds no
+/// object, or `If-Match` names the current ETag (quoted, as ETags are); DeleteObject deletes
+/// only if `If-Match` does; `If-None-Match` takes nothing but `*`. A condition the backend
+/// ignores would turn "write only if" into "write anyway", the one answer that must never
+/// happen (two lockers would both win), so it is refused instead. RGW 16 honours both on
+/// PutObject but compares `If-Match` with the ETag unquoted (so a quoted one never matches),
+/// and ignores both on CompleteMultipartUpload and DeleteObject.
+pub fn conditional_write_headers(
+    kind: BackendKind,
+    op: S3Op,
+    if_match: Option<&str>,
+    if_none_match: Option<&str>,
+) -> Result<Vec<(&'static str, String)>, S3Error> {
+    if let Some(v) = if_none_match
+        && v.trim() != "*"
+    {
+        return Err(s3_error!(
+            NotImplemented,
+            "If-None-Match on a write takes only '*' (write only if no object exists)."
+        ));
+    }
+    if op == S3Op::DeleteObject && if_none_match.is_some() {
+        return Err(s3_error!(
+            NotImplemented,
+            "DeleteObject takes If-Match only."
+        ));
+    }
+    if if_match.is_none() && if_none_match.is_none() {
+        return Ok(Vec::new());
+    }
+    let honoured = match (kind, op) {
+        (BackendKind::Rgw, S3Op::PutObject) => true,
+        (BackendKind::Rgw, _) => false,
+        (BackendKind::Generic, _) => true,
+    };
+    if !honoured {
+        return Err(s3_error!(
+            NotImplemented,
+            "Conditional {} (If-Match / If-None-Match) is not supported with the {} storage backend.",
+            op.name(),
+            kind.as_str()
+        ));
+    }
+    let mut out = Vec::new();
+    if let Some(v) = if_match {
+        let v = v.trim();
+        let v = match kind {
+            BackendKind::Rgw => v.trim_matches('"').to_owned(),
+            BackendKind::Generic => v.to_owned(),
+        };
+        out.push(("if-match", v));
+    }
+    if if_none_match.is_some() {
+        out.push(("if-none-match", "*".to_owned()));
+    }
+    Ok(out)
 }
 
 /// Whether the backend reads one part of a multipart object (`GetObject ?partNumber=`).
@@ -363,5 +426,36 @@ mod tests {
         );
         let quoted = br#"<CopyPartResult><ETag>&quot;abc&quot;</ETag></CopyPartResult>"#;
         assert_eq!(BodyFix::QuoteEtag.apply(quoted).as_ref(), quoted);
+    }
+
+    #[test]
+    fn conditional_writes_reach_the_backend_in_its_form_or_are_refused() {
+        use BackendKind::*;
+        let w = |kind, op, m: Option<&str>, n: Option<&str>| {
+            conditional_write_headers(kind, op, m, n).map_err(|e| e.code().as_str().to_owned())
+        };
+        assert_eq!(w(Rgw, S3Op::PutObject, None, None), Ok(vec![]));
+        assert_eq!(
+            w(Rgw, S3Op::PutObject, Some("\"abc\""), None),
+            Ok(vec![("if-match", "abc".to_owned())])
+        );
+        assert_eq!(
+            w(Generic, S3Op::PutObject, Some("\"abc\""), None),
+            Ok(vec![("if-match", "\"abc\"".to_owned())])
+        );
+        assert_eq!(
+            w(Rgw, S3Op::PutObject, None, Some(" * ")),
+            Ok(vec![("if-none-match", "*".to_owned())])
+        );
+        for (op, m, n) in [
+            (S3Op::PutObject, None, Some("\"abc\"")),
+            (S3Op::CompleteMultipartUpload, None, Some("*")),
+            (S3Op::CompleteMultipartUpload, Some("\"abc\""), None),
+            (S3Op::DeleteObject, Some("\"abc\""), None),
+            (S3Op::DeleteObject, None, Some("*")),
+        ] {
+            assert_eq!(w(Rgw, op, m, n), Err("NotImplemented".to_owned()), "{op:?}");
+        }
+        assert!(w(Generic, S3Op::CompleteMultipartUpload, None, Some("*")).is_ok());
     }
 }

@@ -17,6 +17,9 @@ use crate::upstream::client::{Copied, Leg};
 use crate::upstream::plan::{ForwardPlan, SSE_C_HEADERS};
 use crate::upstream::quirks;
 
+/// The largest object (or part range) one copy may read: 5 GiB (S3).
+const MAX_COPY_SOURCE: u64 = 5 * 1024 * 1024 * 1024;
+
 /// Plan headers that describe the copy request, not the object it writes.
 fn describes_the_request(name: &str) -> bool {
     name.starts_with("x-amz-copy-")
@@ -100,6 +103,7 @@ impl Gateway {
                     path_and_query: &plan.target,
                     headers: &write,
                 },
+                MAX_COPY_SOURCE,
             )
             .await?;
         let (source_headers, dest) = match copied {

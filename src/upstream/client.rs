@@ -171,6 +171,9 @@ impl BackendClient {
     }
 }
 
+/// How long one read or write of a copy the gateway carries out may wait on the backend.
+const COPY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// One request of a copy the gateway carries out itself.
 pub struct Leg<'a> {
     pub method: Method,
@@ -198,7 +201,12 @@ impl BackendClient {
     /// Bounded memory whatever the size; a source that ends early or fails leaves the
     /// destination request unfinished, and its connection is dropped, so the backend commits
     /// nothing (abort before commit).
-    pub async fn copy(&self, source: Leg<'_>, dest: Leg<'_>) -> Result<Copied, S3Error> {
+    pub async fn copy(
+        &self,
+        source: Leg<'_>,
+        dest: Leg<'_>,
+        max_length: u64,
+    ) -> Result<Copied, S3Error> {
         let failed = |e: Box<pingora::Error>| {
             s3_error!(
                 ServiceUnavailable,
@@ -213,6 +221,9 @@ impl BackendClient {
             .get_http_session(&*peer)
             .await
             .map_err(failed)?;
+        // A backend that stalls fails the copy instead of holding it open forever.
+        reader.set_read_timeout(Some(COPY_IDLE_TIMEOUT));
+        reader.set_write_timeout(Some(COPY_IDLE_TIMEOUT));
         reader
             .write_request_header(Box::new(get))
             .await
@@ -241,12 +252,20 @@ impl BackendClient {
                     "Backend copy: the source was answered without a length."
                 )
             })?;
+        if length > max_length {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy source: {max_length}."
+            ));
+        }
         let put = self.request(&dest, Some(length), UNSIGNED_PAYLOAD)?;
         let (mut writer, _) = self
             .connector
             .get_http_session(&*peer)
             .await
             .map_err(failed)?;
+        writer.set_read_timeout(Some(COPY_IDLE_TIMEOUT));
+        writer.set_write_timeout(Some(COPY_IDLE_TIMEOUT));
         writer
             .write_request_header(Box::new(put))
             .await

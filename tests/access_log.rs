@@ -148,6 +148,20 @@ async fn records_arrive_in_the_target_bucket() {
         .collect()
         .await
         .unwrap();
+    // A backend's error is logged with its code too.
+    let missing = c
+        .get_object()
+        .bucket(&source)
+        .key("never written")
+        .send()
+        .await
+        .unwrap_err();
+    let missing = missing.into_service_error();
+    // RGW sends an empty <Message>; clients get AWS's.
+    assert_eq!(
+        (missing.meta().code(), missing.meta().message()),
+        (Some("NoSuchKey"), Some("The specified key does not exist."))
+    );
     let host = vec![
         ("host".to_owned(), gw.addr.to_string()),
         ("user-agent".to_owned(), "anonymous-probe/1".to_owned()),
@@ -248,6 +262,14 @@ async fn records_arrive_in_the_target_bucket() {
     assert_eq!(
         (anon[4].as_str(), anon[9].as_str(), anon[10].as_str()),
         ("-", "403", "AccessDenied")
+    );
+    let missing = records
+        .iter()
+        .find(|r| r[7] == "never%20written")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert_eq!(
+        (missing[9].as_str(), missing[10].as_str()),
+        ("404", "NoSuchKey")
     );
 }
 

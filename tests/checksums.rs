@@ -148,3 +148,224 @@ async fn a_client_cannot_plant_a_checksum() {
         .unwrap();
     assert_eq!(head.checksum_sha256(), None);
 }
+
+fn b64(raw: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+/// Uploads `parts` to a new multipart upload of `key` declared with `algorithm` (and `kind`),
+/// each part with its checksum, and answers the upload id and the parts' checksums.
+async fn upload_parts(
+    c: &aws_sdk_s3::Client,
+    b: &str,
+    key: &str,
+    algorithm: ChecksumAlgorithm,
+    kind: Option<aws_sdk_s3::types::ChecksumType>,
+    parts: &[Vec<u8>],
+) -> (String, Vec<aws_sdk_s3::types::CompletedPart>) {
+    let create = c
+        .create_multipart_upload()
+        .bucket(b)
+        .key(key)
+        .checksum_algorithm(algorithm.clone())
+        .set_checksum_type(kind)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(create.checksum_algorithm(), Some(&algorithm));
+    let upload_id = create.upload_id().unwrap().to_owned();
+    let mut done = Vec::new();
+    for (i, data) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let part = c
+            .upload_part()
+            .bucket(b)
+            .key(key)
+            .upload_id(&upload_id)
+            .part_number(n)
+            .checksum_algorithm(algorithm.clone())
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(part.e_tag().unwrap())
+                .set_checksum_sha256(part.checksum_sha256().map(str::to_owned))
+                .set_checksum_crc64_nvme(part.checksum_crc64_nvme().map(str::to_owned))
+                .set_checksum_crc32(part.checksum_crc32().map(str::to_owned))
+                .build(),
+        );
+    }
+    (upload_id, done)
+}
+
+/// Multipart uploads get S3's object checksum: COMPOSITE is the algorithm over the parts'
+/// checksums with `-<parts>`, FULL_OBJECT the CRC of the whole object; the completion answers
+/// it and full-object reads that ask for it get it.
+#[tokio::test]
+async fn multipart_checksums_are_combined_and_answered() {
+    use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload};
+    let c = client(MAIN);
+    let b = bucket_name("cks-multipart");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    let parts = vec![vec![b'x'; 5 * 1024 * 1024], b"the last part".to_vec()];
+
+    // SHA-256, composite.
+    let (upload_id, done) =
+        upload_parts(&c, &b, "composite", ChecksumAlgorithm::Sha256, None, &parts).await;
+    let mut raw = Vec::new();
+    for p in &parts {
+        raw.extend_from_slice(&sha2::Sha256::digest(p));
+    }
+    let composite = format!("{}-2", sha256_b64(&raw));
+    let complete = |claim: String| {
+        c.complete_multipart_upload()
+            .bucket(&b)
+            .key("composite")
+            .upload_id(&upload_id)
+            .checksum_sha256(claim)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done.clone()))
+                    .build(),
+            )
+            .send()
+    };
+    // The object checksum the request gives is checked before anything completes.
+    let e = complete(format!("{}-2", sha256_b64(b"wrong")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("BadDigest"), "{e:?}");
+    let complete = complete(composite.clone()).await.unwrap();
+    assert_eq!(complete.checksum_sha256(), Some(composite.as_str()));
+    assert_eq!(complete.checksum_type(), Some(&ChecksumType::Composite));
+    let head = c
+        .head_object()
+        .bucket(&b)
+        .key("composite")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_sha256(), Some(composite.as_str()));
+    assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
+
+    // CRC64NVME, full object: the CRC of every byte, whatever the parts.
+    let (upload_id, done) = upload_parts(
+        &c,
+        &b,
+        "full",
+        ChecksumAlgorithm::Crc64Nvme,
+        Some(ChecksumType::FullObject),
+        &parts,
+    )
+    .await;
+    let complete = c
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("full")
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut whole = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme);
+    for p in &parts {
+        whole.update(p);
+    }
+    let full = b64(&whole.finalize().to_be_bytes());
+    assert_eq!(complete.checksum_crc64_nvme(), Some(full.as_str()));
+    assert_eq!(complete.checksum_type(), Some(&ChecksumType::FullObject));
+    let get = c
+        .get_object()
+        .bucket(&b)
+        .key("full")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.checksum_crc64_nvme(), Some(full.as_str()));
+    let body = get.body.collect().await.unwrap().into_bytes();
+    assert_eq!(body.len(), parts[0].len() + parts[1].len());
+}
+
+/// A completion cannot claim a part checksum other than the one the gateway verified, and a
+/// part uploaded again counts with its new checksum.
+#[tokio::test]
+async fn completions_cannot_claim_other_part_checksums() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let c = client(MAIN);
+    let b = bucket_name("cks-claims");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    let first = vec![vec![b'a'; 5 * 1024 * 1024], b"end".to_vec()];
+    let (upload_id, mut done) =
+        upload_parts(&c, &b, "k", ChecksumAlgorithm::Sha256, None, &first).await;
+
+    let forged: Vec<CompletedPart> = done
+        .iter()
+        .map(|p| {
+            CompletedPart::builder()
+                .part_number(p.part_number().unwrap())
+                .e_tag(p.e_tag().unwrap())
+                .checksum_sha256(sha256_b64(b"not these bytes"))
+                .build()
+        })
+        .collect();
+    let e = c
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(forged))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidPart"), "{e:?}");
+
+    // Part 2 again, other bytes: the completion takes the new part and its checksum.
+    let again = c
+        .upload_part()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&upload_id)
+        .part_number(2)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .body(ByteStream::from(b"another end".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    done[1] = CompletedPart::builder()
+        .part_number(2)
+        .e_tag(again.e_tag().unwrap())
+        .build();
+    let complete = c
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    raw.extend_from_slice(&sha2::Sha256::digest(&first[0]));
+    raw.extend_from_slice(&sha2::Sha256::digest(b"another end"));
+    assert_eq!(
+        complete.checksum_sha256(),
+        Some(format!("{}-2", sha256_b64(&raw)).as_str())
+    );
+}

@@ -23,6 +23,14 @@ pub enum ChecksumAlgorithm {
 }
 
 impl ChecksumAlgorithm {
+    pub const ALL: [ChecksumAlgorithm; 5] = [
+        Self::Crc32,
+        Self::Crc32c,
+        Self::Crc64Nvme,
+        Self::Sha1,
+        Self::Sha256,
+    ];
+
     /// From the header name that carries it (`x-amz-checksum-crc32`, ...).
     pub fn from_header(name: &str) -> Option<Self> {
         Some(match name.trim().to_ascii_lowercase().as_str() {
@@ -56,16 +64,19 @@ impl ChecksumAlgorithm {
     }
 
     /// The algorithm of a name as [`Self::name`] writes it.
+    /// The element naming this checksum in S3's XML documents (`ChecksumCRC32`, ...).
+    pub fn xml_element(self) -> &'static str {
+        match self {
+            Self::Crc32 => "ChecksumCRC32",
+            Self::Crc32c => "ChecksumCRC32C",
+            Self::Crc64Nvme => "ChecksumCRC64NVME",
+            Self::Sha1 => "ChecksumSHA1",
+            Self::Sha256 => "ChecksumSHA256",
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Self> {
-        [
-            Self::Crc32,
-            Self::Crc32c,
-            Self::Crc64Nvme,
-            Self::Sha1,
-            Self::Sha256,
-        ]
-        .into_iter()
-        .find(|a| a.name() == name)
+        Self::ALL.into_iter().find(|a| a.name() == name)
     }
 
     pub fn name(self) -> &'static str {

@@ -158,7 +158,7 @@ impl Gateway {
                 header.version
             ),
             status,
-            error_code: ctx.error.as_ref().map(|e| e.code().as_str().to_owned()),
+            error_code: ctx.error_code().map(str::to_owned),
             bytes_sent: session.body_bytes_sent() as u64,
             object_size,
             total_time_ms: ctx.started.elapsed().as_millis() as u64,

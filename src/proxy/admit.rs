@@ -16,6 +16,7 @@ use super::ctx::{PostUpload, RequestCtx};
 use super::respond::Answer;
 use crate::auth::body::{BodyVerifier, chunked_decoder, verify_control_body};
 use crate::auth::checksum::BodyChecksum;
+use crate::auth::checksum::ChecksumAlgorithm;
 use crate::auth::sigv4::{self, SignedParts};
 use crate::auth::{self, AuthScheme, Identity, PayloadHash, post_policy};
 use crate::authz;
@@ -28,6 +29,7 @@ use crate::s3::acl::CannedAcl;
 use crate::s3::copy_source::CopySource;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::form;
+use crate::s3::object_checksum::{StoredChecksum, UploadChecksum};
 use crate::s3::op::S3Op;
 use crate::s3::preconditions::{self, CopyConditions};
 use crate::s3::request::{Addressing, S3Request};
@@ -319,9 +321,14 @@ impl Gateway {
                     .map(Admission::Answer)
             }
             Route::Complete => {
-                let body = self
-                    .control_body(session, &identity, MAX_COMPLETE_BODY)
-                    .await?;
+                // Its x-amz-checksum-* headers are the object's checksum, not the document's
+                // (checked against the parts' in `complete_multipart`).
+                let mut headers = session.req_header().headers.clone();
+                for a in ChecksumAlgorithm::ALL {
+                    headers.remove(a.header());
+                }
+                let body = read_body_capped(session, MAX_COMPLETE_BODY).await?;
+                let body = verify_control_body(&headers, &identity.payload, body)?;
                 self.complete_multipart(session, ctx, request, body)
                     .await
                     .map(Admission::Answer)
@@ -857,6 +864,16 @@ impl Gateway {
             && let Some((algorithm, value)) = verifier.as_ref().and_then(|v| v.claimed_checksum())
         {
             plan.set(CHECKSUM_META, &format!("{} {value}", algorithm.name()))?;
+        }
+        // A multipart upload's declared checksum is kept with it: the object's checksum is
+        // combined from the parts' at completion.
+        if ctx.op == S3Op::CreateMultipartUpload
+            && let Some(upload) = UploadChecksum::from_headers(headers)?
+        {
+            plan.set(CHECKSUM_META, &StoredChecksum::declared(upload))?;
+            plan.set("x-amz-checksum-algorithm", upload.algorithm.name())?;
+            plan.set("x-amz-checksum-type", upload.kind.name())?;
+            ctx.upload_checksum = Some(upload);
         }
         let expects_continue = expects_continue(headers);
         let mut consumed = false;

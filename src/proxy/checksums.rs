@@ -9,51 +9,67 @@ use pingora::proxy::Session;
 use super::Gateway;
 use super::ctx::RequestCtx;
 use crate::auth::checksum::ChecksumAlgorithm;
+use crate::s3::object_checksum::{
+    ChecksumType, ObjectChecksum, PartChecksum, StoredChecksum, UploadChecksum,
+};
 use crate::s3::op::S3Op;
 
 /// The checksum headers of an answer: `verified` is what the request's body matched,
-/// `stored` the object's metadata entry, `mode_enabled` whether the request sent
-/// `x-amz-checksum-mode: ENABLED`, `whole` whether the answer is the whole object (not a range
-/// or a part).
+/// `declared` what a CreateMultipartUpload asked for, `stored` the object's checksum,
+/// `mode_enabled` whether the request sent `x-amz-checksum-mode: ENABLED`, `whole` whether the
+/// answer is the whole object (not a range or a part).
 pub fn checksum_headers(
     op: S3Op,
     status: u16,
     verified: Option<&(ChecksumAlgorithm, String)>,
-    stored: Option<&str>,
+    declared: Option<UploadChecksum>,
+    stored: Option<&ObjectChecksum>,
     mode_enabled: bool,
     whole: bool,
 ) -> Vec<(&'static str, String)> {
-    let (algorithm, value) = match op {
-        S3Op::PutObject | S3Op::UploadPart if (200..300).contains(&status) => match verified {
-            Some((a, v)) => (*a, v.clone()),
-            None => return Vec::new(),
+    let ok = (200..300).contains(&status);
+    match op {
+        S3Op::PutObject | S3Op::UploadPart if ok => match verified {
+            Some((a, v)) if op == S3Op::PutObject => vec![
+                (a.header(), v.clone()),
+                (
+                    "x-amz-checksum-type",
+                    ChecksumType::FullObject.name().into(),
+                ),
+            ],
+            Some((a, v)) => vec![(a.header(), v.clone())],
+            None => Vec::new(),
+        },
+        S3Op::CreateMultipartUpload if ok => match declared {
+            Some(d) => vec![
+                ("x-amz-checksum-algorithm", d.algorithm.name().into()),
+                ("x-amz-checksum-type", d.kind.name().into()),
+            ],
+            None => Vec::new(),
         },
         S3Op::GetObject | S3Op::HeadObject if status == 200 && mode_enabled && whole => {
-            let Some((a, v)) = stored.and_then(|s| s.split_once(' ')) else {
-                return Vec::new();
-            };
-            match ChecksumAlgorithm::from_name(a) {
-                Some(a) => (a, v.to_owned()),
-                None => return Vec::new(),
+            match stored {
+                Some(c) => vec![
+                    (c.algorithm.header(), c.value.clone()),
+                    ("x-amz-checksum-type", c.kind.name().into()),
+                ],
+                None => Vec::new(),
             }
         }
-        _ => return Vec::new(),
-    };
-    let mut out = vec![(algorithm.header(), value)];
-    if op != S3Op::UploadPart {
-        out.push(("x-amz-checksum-type", "FULL_OBJECT".to_owned()));
+        _ => Vec::new(),
     }
-    out
 }
 
 impl Gateway {
-    /// Adds the checksum headers S3 would answer (see [`checksum_headers`]).
-    pub(super) fn answer_checksum(
+    /// Adds the checksum headers S3 would answer (see [`checksum_headers`]); `meta` is the
+    /// object's [`crate::state::CHECKSUM_META`] entry. A multipart object's checksum is read
+    /// from the gateway's state only when the answer carries it.
+    pub(super) async fn answer_checksum(
         &self,
         session: &Session,
         resp: &mut ResponseHeader,
         ctx: &RequestCtx,
-        stored: Option<HeaderValue>,
+        meta: Option<HeaderValue>,
     ) -> pingora::Result<()> {
         let req = session.req_header();
         let mode_enabled = req
@@ -66,12 +82,27 @@ impl Gateway {
                 .request
                 .as_ref()
                 .is_some_and(|r| r.query.has("partNumber"));
-        let stored = stored.as_ref().and_then(|v| v.to_str().ok());
+        let stored = match meta
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .and_then(StoredChecksum::parse)
+        {
+            Some(StoredChecksum::Value(c)) => Some(c),
+            Some(StoredChecksum::Declared(d))
+                if mode_enabled && whole && resp.status == http::StatusCode::OK =>
+            {
+                self.multipart_checksum(ctx, resp)
+                    .await
+                    .filter(|c| c.algorithm == d.algorithm)
+            }
+            _ => None,
+        };
         for (name, value) in checksum_headers(
             ctx.op,
             resp.status.as_u16(),
             ctx.checksum.as_ref(),
-            stored,
+            ctx.upload_checksum,
+            stored.as_ref(),
             mode_enabled,
             whole,
         ) {
@@ -79,44 +110,160 @@ impl Gateway {
         }
         Ok(())
     }
+
+    /// The recorded checksum of the multipart object this answer carries, by its ETag.
+    async fn multipart_checksum(
+        &self,
+        ctx: &RequestCtx,
+        resp: &ResponseHeader,
+    ) -> Option<ObjectChecksum> {
+        let request = ctx.request.as_ref()?;
+        let etag = resp.headers.get(http::header::ETAG)?.to_str().ok()?;
+        self.state
+            .object_checksum(
+                request.bucket.as_deref()?,
+                request.key.as_deref()?,
+                etag.trim_matches('"'),
+            )
+            .await
+            .inspect_err(|e| {
+                tracing::warn!(request_id = %ctx.request_id, "could not read a multipart checksum: {e}")
+            })
+            .ok()?
+    }
+
+    /// After the backend stored a part whose body matched a checksum, records it for the
+    /// upload's completion (the backend need not keep checksums).
+    pub(super) async fn record_part_checksum(&self, ctx: &RequestCtx, resp: &ResponseHeader) {
+        if ctx.op != S3Op::UploadPart || resp.status != http::StatusCode::OK {
+            return;
+        }
+        let record = || {
+            let (algorithm, value) = ctx.checksum.clone()?;
+            let request = ctx.request.as_ref()?;
+            let part = PartChecksum {
+                part: request.query.get("partNumber")?.parse().ok()?,
+                size: ctx.plan.as_ref()?.content_length?,
+                etag: resp
+                    .headers
+                    .get(http::header::ETAG)?
+                    .to_str()
+                    .ok()?
+                    .trim_matches('"')
+                    .to_owned(),
+                algorithm,
+                value,
+            };
+            Some((
+                request.bucket.clone()?,
+                request.query.get("uploadId")?.to_owned(),
+                part,
+            ))
+        };
+        let Some((bucket, upload_id, part)) = record() else {
+            return;
+        };
+        if let Err(e) = self
+            .state
+            .record_part_checksum(&bucket, &upload_id, &part)
+            .await
+        {
+            // Completion then names the part whose checksum is missing; the client uploads it again.
+            tracing::warn!(request_id = %ctx.request_id, "could not record part {} checksum: {e}", part.part);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn h(
+        op: S3Op,
+        status: u16,
+        verified: Option<&(ChecksumAlgorithm, String)>,
+        stored: Option<&ObjectChecksum>,
+        mode: bool,
+        whole: bool,
+    ) -> Vec<(&'static str, String)> {
+        checksum_headers(op, status, verified, None, stored, mode, whole)
+    }
+
     #[test]
     fn uploads_answer_what_they_were_verified_against() {
         let v = (ChecksumAlgorithm::Sha256, "abc=".to_owned());
         assert_eq!(
-            checksum_headers(S3Op::PutObject, 200, Some(&v), None, false, true),
+            h(S3Op::PutObject, 200, Some(&v), None, false, true),
             [
                 ("x-amz-checksum-sha256", "abc=".to_owned()),
                 ("x-amz-checksum-type", "FULL_OBJECT".to_owned())
             ]
         );
         assert_eq!(
-            checksum_headers(S3Op::UploadPart, 200, Some(&v), None, false, true),
+            h(S3Op::UploadPart, 200, Some(&v), None, false, true),
             [("x-amz-checksum-sha256", "abc=".to_owned())]
         );
-        assert!(checksum_headers(S3Op::PutObject, 400, Some(&v), None, false, true).is_empty());
-        assert!(checksum_headers(S3Op::PutObject, 200, None, None, false, true).is_empty());
+        assert!(h(S3Op::PutObject, 400, Some(&v), None, false, true).is_empty());
+        assert!(h(S3Op::PutObject, 200, None, None, false, true).is_empty());
+    }
+
+    #[test]
+    fn multipart_uploads_answer_their_declaration() {
+        let d = UploadChecksum {
+            algorithm: ChecksumAlgorithm::Crc32c,
+            kind: ChecksumType::FullObject,
+        };
+        let answer = |status| {
+            checksum_headers(
+                S3Op::CreateMultipartUpload,
+                status,
+                None,
+                Some(d),
+                None,
+                false,
+                true,
+            )
+        };
+        assert_eq!(
+            answer(200),
+            [
+                ("x-amz-checksum-algorithm", "CRC32C".to_owned()),
+                ("x-amz-checksum-type", "FULL_OBJECT".to_owned())
+            ]
+        );
+        assert!(answer(403).is_empty());
     }
 
     #[test]
     fn reads_answer_the_stored_checksum_only_when_asked_for_the_whole_object() {
-        let stored = Some("CRC64NVME Qeh8oXvGiSo=");
+        let stored = ObjectChecksum {
+            algorithm: ChecksumAlgorithm::Crc64Nvme,
+            kind: ChecksumType::FullObject,
+            value: "Qeh8oXvGiSo=".into(),
+        };
+        let s = Some(&stored);
         assert_eq!(
-            checksum_headers(S3Op::HeadObject, 200, None, stored, true, true),
+            h(S3Op::HeadObject, 200, None, s, true, true),
             [
                 ("x-amz-checksum-crc64nvme", "Qeh8oXvGiSo=".to_owned()),
                 ("x-amz-checksum-type", "FULL_OBJECT".to_owned())
             ]
         );
-        assert!(checksum_headers(S3Op::GetObject, 200, None, stored, false, true).is_empty());
-        assert!(checksum_headers(S3Op::GetObject, 206, None, stored, true, false).is_empty());
-        assert!(checksum_headers(S3Op::GetObject, 200, None, stored, true, false).is_empty());
-        assert!(checksum_headers(S3Op::GetObject, 200, None, Some("MD5 x"), true, true).is_empty());
-        assert!(checksum_headers(S3Op::ListObjects, 200, None, stored, true, true).is_empty());
+        let composite = ObjectChecksum {
+            algorithm: ChecksumAlgorithm::Sha1,
+            kind: ChecksumType::Composite,
+            value: "abc=-3".into(),
+        };
+        assert_eq!(
+            h(S3Op::GetObject, 200, None, Some(&composite), true, true),
+            [
+                ("x-amz-checksum-sha1", "abc=-3".to_owned()),
+                ("x-amz-checksum-type", "COMPOSITE".to_owned())
+            ]
+        );
+        assert!(h(S3Op::GetObject, 200, None, s, false, true).is_empty());
+        assert!(h(S3Op::GetObject, 206, None, s, true, false).is_empty());
+        assert!(h(S3Op::GetObject, 200, None, s, true, false).is_empty());
+        assert!(h(S3Op::ListObjects, 200, None, s, true, true).is_empty());
     }
 }

@@ -28,6 +28,8 @@ pub struct RequestCtx {
     pub object_writer: Option<String>,
     /// The checksum the request body was verified against (answered back, as S3 does).
     pub checksum: Option<(crate::auth::checksum::ChecksumAlgorithm, String)>,
+    /// The checksum a CreateMultipartUpload declared (answered back, as S3 does).
+    pub upload_checksum: Option<crate::s3::object_checksum::UploadChecksum>,
     /// The correction the backend's answer body needs, and the body read so far.
     pub body_fix: Option<(crate::upstream::quirks::BodyFix, bytes::BytesMut)>,
     /// The bucket this CreateBucket claimed in the gateway's state (released if it fails).
@@ -47,9 +49,19 @@ pub struct RequestCtx {
     pub post: Option<PostUpload>,
     /// The error answered by the gateway itself, if any (for the access log).
     pub error: Option<S3Error>,
+    /// The `<Code>` of an error the backend answered and the gateway passed on.
+    pub backend_code: Option<Box<str>>,
 }
 
 impl RequestCtx {
+    /// The S3 error code the client was answered, the gateway's own or the backend's.
+    pub fn error_code(&self) -> Option<&str> {
+        match &self.error {
+            Some(e) => Some(e.code().as_str()),
+            None => self.backend_code.as_deref(),
+        }
+    }
+
     pub fn new(request_id: String) -> Self {
         RequestCtx {
             request_id,
@@ -61,6 +73,7 @@ impl RequestCtx {
             plan: None,
             body_verifier: None,
             checksum: None,
+            upload_checksum: None,
             object_writer: None,
             body_fix: None,
             post: None,
@@ -71,6 +84,7 @@ impl RequestCtx {
             cors: Vec::new(),
             state_settled: false,
             error: None,
+            backend_code: None,
         }
     }
 }

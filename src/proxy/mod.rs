@@ -25,6 +25,7 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{ErrorSource, ErrorType};
 
+use crate::auth::checksum::ChecksumAlgorithm;
 use crate::auth::credentials::CredentialStore;
 use crate::auth::credentials::User;
 use crate::config::Config;
@@ -39,6 +40,7 @@ use crate::s3::acl::CannedAcl;
 use crate::s3::error::S3Error;
 use crate::s3::form;
 use crate::s3::lifecycle::LifecycleConfiguration;
+use crate::s3::object_checksum::{self, StoredChecksum};
 use crate::s3::op::S3Op;
 use crate::s3::request::{HostRules, S3Request};
 use crate::s3::uri;
@@ -229,7 +231,7 @@ impl Gateway {
     }
 
     /// After the backend answered: a refused CreateBucket gives its claim back; a deleted
-    /// bucket loses its record. Runs before the answer reaches the client (so its next request
+    /// bucket loses its record; an aborted upload's part checksums are forgotten. Runs before the answer reaches the client (so its next request
     /// sees the change), and again from `logging` for requests that ended without a backend
     /// answer; only the first call acts.
     async fn settle_state(&self, ctx: &mut RequestCtx, status: u16) {
@@ -239,6 +241,15 @@ impl Gateway {
         let Some(bucket) = ctx.request.as_ref().and_then(|r| r.bucket.clone()) else {
             return;
         };
+        if ctx.op == S3Op::AbortMultipartUpload
+            && status == 204
+            && let Some(upload_id) = ctx.request.as_ref().and_then(|r| r.query.get("uploadId"))
+        {
+            // An aborted upload's part checksums go with it.
+            let (state, upload_id) = (self.state.clone(), upload_id.to_owned());
+            tokio::spawn(async move { state.forget_part_checksums(&bucket, &upload_id).await });
+            return;
+        }
         let release = match ctx.op {
             S3Op::CreateBucket => ctx.claimed_bucket.is_some() && !(200..300).contains(&status),
             S3Op::DeleteBucket => status == 204,
@@ -456,6 +467,46 @@ impl Gateway {
     ) -> Result<Answer, S3Error> {
         let complete = xml::CompleteMultipartUpload::parse(&body)?;
         let document = complete.to_xml();
+        // The parts' verified checksums, checked against what the request claims before the
+        // backend completes anything.
+        let (bucket, key, upload_id) = match (
+            request.bucket.as_deref(),
+            request.key.as_deref(),
+            request.query.get("uploadId"),
+        ) {
+            (Some(b), Some(k), Some(u)) => (b, k, u),
+            _ => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "CompleteMultipartUpload names a bucket, a key and an uploadId."
+                ));
+            }
+        };
+        let headers = &session.req_header().headers;
+        let records = self.state.part_checksums(bucket, upload_id).await?;
+        // A retried completion finds its parts' records gone (or going: they are forgotten
+        // after the first success) and the object's checksum recorded under the ETag the
+        // parts make; an upload of the same parts over again finds the same.
+        let claims_object = ChecksumAlgorithm::ALL
+            .iter()
+            .any(|a| headers.contains_key(a.header()));
+        let checked = object_checksum::completion_parts(&complete, &records);
+        let previous = match (&checked, complete.multipart_etag()) {
+            (Err(_), Some(etag)) => self.state.object_checksum(bucket, key, &etag).await?,
+            (Ok(None), Some(etag)) if claims_object => {
+                self.state.object_checksum(bucket, key, &etag).await?
+            }
+            _ => None,
+        };
+        let checksummed = match previous {
+            Some(_) => None,
+            None => checked?,
+        };
+        object_checksum::check_claimed_object_checksum(
+            headers,
+            checksummed.as_deref(),
+            previous.as_ref(),
+        )?;
         let headers = &session.req_header().headers;
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let conditions = quirks::conditional_write_headers(
@@ -488,21 +539,37 @@ impl Gateway {
             return Ok(backend_error(&r, &ctx.request_id, rename));
         }
         let location = object_url(session, request).unwrap_or_default();
-        // The upload is complete once the backend answers: its ETag is readable now.
-        let etag = match (&request.bucket, &request.key) {
-            (Some(bucket), Some(key)) if quirks::complete_lacks_etag(&r.body) => self
-                .head_object(bucket, key, None)
-                .await
-                .ok()
-                .and_then(|h| {
-                    h.headers
-                        .get(http::header::ETAG)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                }),
-            _ => None,
+        // The upload is complete once the backend answers: its ETag and metadata are readable
+        // now (RGW 16 answers an empty ETag; the declared checksum is in the metadata).
+        let head = if quirks::complete_lacks_etag(&r.body) || checksummed.is_some() {
+            self.head_object(bucket, key, None).await.ok()
+        } else {
+            None
         };
-        let fixed = quirks::BodyFix::Complete { location, etag }.apply(&r.body);
+        let head_text = |name: &str| {
+            head.as_ref()
+                .and_then(|h| h.headers.get(name))
+                .and_then(|v| v.to_str().ok())
+        };
+        let etag = head_text("etag").map(str::to_owned);
+        let checksum = match (&checksummed, head_text(crate::state::CHECKSUM_META), &etag) {
+            (Some(parts), Some(meta), Some(etag)) => {
+                self.record_object_checksum(ctx, request, parts, meta, etag)
+                    .await
+            }
+            _ => previous,
+        };
+        if !records.is_empty() {
+            let state = self.state.clone();
+            let (bucket, upload_id) = (bucket.to_owned(), upload_id.to_owned());
+            tokio::spawn(async move { state.forget_part_checksums(&bucket, &upload_id).await });
+        }
+        let fixed = quirks::BodyFix::Complete {
+            location,
+            etag,
+            checksum,
+        }
+        .apply(&r.body);
         let mut answer = Answer::xml(fixed);
         if let Some(version) = r
             .headers
@@ -515,6 +582,40 @@ impl Gateway {
             );
         }
         Ok(answer)
+    }
+
+    /// The checksum of a just-completed multipart object, combined from its parts' by the
+    /// upload's declaration (`meta`, see [`StoredChecksum`]) and recorded by its ETag.
+    async fn record_object_checksum(
+        &self,
+        ctx: &RequestCtx,
+        request: &S3Request,
+        parts: &[&object_checksum::PartChecksum],
+        meta: &str,
+        etag: &str,
+    ) -> Option<object_checksum::ObjectChecksum> {
+        let Some(StoredChecksum::Declared(upload)) = StoredChecksum::parse(meta) else {
+            return None;
+        };
+        // Parts checked with another algorithm than the declared one make no object checksum.
+        if parts.first()?.algorithm != upload.algorithm {
+            return None;
+        }
+        let checksum = object_checksum::ObjectChecksum {
+            algorithm: upload.algorithm,
+            kind: upload.kind,
+            value: object_checksum::combine(upload, parts).ok()?,
+        };
+        let (bucket, key) = (request.bucket.as_deref()?, request.key.as_deref()?);
+        if let Err(e) = self
+            .state
+            .set_object_checksum(bucket, key, etag.trim_matches('"'), &checksum)
+            .await
+        {
+            tracing::warn!(request_id = %ctx.request_id, "could not record the checksum of {bucket}/{key}: {e}");
+            return None;
+        }
+        Some(checksum)
     }
 
     /// `NoSuchUpload` when the request's multipart upload does not exist at the backend.
@@ -655,6 +756,9 @@ impl ProxyHttp for Gateway {
                 Ok(false)
             }
             Ok(Admission::Answer(answer)) => {
+                if answer.status >= 300 {
+                    ctx.backend_code = quirks::error_code(&answer.body).map(Into::into);
+                }
                 respond::answer(session, ctx, answer).await?;
                 Ok(true)
             }
@@ -800,7 +904,9 @@ impl ProxyHttp for Gateway {
         for name in crate::state::RESERVED_META {
             resp.remove_header(*name);
         }
-        self.answer_checksum(session, resp, ctx, stored_checksum)?;
+        self.answer_checksum(session, resp, ctx, stored_checksum)
+            .await?;
+        self.record_part_checksum(ctx, resp).await;
         // Nothing is allocated when there is nothing to drop (the common case).
         while let Some(name) = resp
             .headers
@@ -912,7 +1018,11 @@ impl ProxyHttp for Gateway {
             *body = Some(std::mem::take(held).freeze());
             ctx.body_fix = None;
         } else if end_of_stream {
-            *body = Some(fix.apply(held));
+            let fixed = fix.apply(held);
+            if matches!(fix, quirks::BodyFix::Error { .. }) {
+                ctx.backend_code = quirks::error_code(&fixed).map(Into::into);
+            }
+            *body = Some(fixed);
             ctx.body_fix = None;
         }
         Ok(None)
@@ -993,7 +1103,7 @@ impl ProxyHttp for Gateway {
             .and_then(|i| i.user.as_ref())
             .map_or("-", |u| u.id.as_str());
         let resource = ctx.request.as_ref().map(S3Request::resource_display);
-        let code = ctx.error.as_ref().map_or("-", |e| e.code().as_str());
+        let code = ctx.error_code().unwrap_or("-");
         tracing::info!(
             request_id = %ctx.request_id,
             op = ctx.op.name(),

@@ -6,6 +6,7 @@ pub mod error;
 pub mod form;
 pub mod lifecycle;
 pub mod names;
+pub mod object_checksum;
 pub mod op;
 pub mod preconditions;
 pub mod request;

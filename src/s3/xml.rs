@@ -1,6 +1,7 @@
 //! Typed S3 XML request bodies (quick-xml + serde). Bodies are parsed here, at the boundary, into
 //! values later phases can trust.
 
+use crate::auth::checksum::ChecksumAlgorithm;
 use serde::Deserialize;
 
 use crate::s3::error::S3Error;
@@ -91,6 +92,21 @@ pub struct CompletedPart {
     pub checksum_sha256: Option<String>,
 }
 
+impl CompletedPart {
+    /// The checksum the request claims for this part, if it names one.
+    pub fn claimed_checksum(&self) -> Option<(ChecksumAlgorithm, &str)> {
+        [
+            (ChecksumAlgorithm::Crc32, &self.checksum_crc32),
+            (ChecksumAlgorithm::Crc32c, &self.checksum_crc32c),
+            (ChecksumAlgorithm::Crc64Nvme, &self.checksum_crc64nvme),
+            (ChecksumAlgorithm::Sha1, &self.checksum_sha1),
+            (ChecksumAlgorithm::Sha256, &self.checksum_sha256),
+        ]
+        .into_iter()
+        .find_map(|(a, v)| Some((a, v.as_deref()?.trim())))
+    }
+}
+
 /// The body of `CompleteMultipartUpload`, checked as S3 checks it (parts listed once each, in
 /// ascending order) and rendered anew for the backend.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -120,6 +136,26 @@ impl CompleteMultipartUpload {
             ));
         }
         Ok(complete)
+    }
+
+    /// Whether any part names a checksum.
+    pub fn claims_checksums(&self) -> bool {
+        self.parts.iter().any(|p| p.claimed_checksum().is_some())
+    }
+
+    /// The ETag S3 gives the object these parts make: the MD5 of the parts' binary MD5s, then
+    /// `-<parts>` (unquoted; `None` when a part's ETag is not an MD5).
+    pub fn multipart_etag(&self) -> Option<String> {
+        use md5::Digest as _;
+        let mut md5 = md5::Md5::new();
+        for p in &self.parts {
+            md5.update(hex::decode(p.etag.trim().trim_matches('"')).ok()?);
+        }
+        Some(format!(
+            "{}-{}",
+            hex::encode(md5.finalize()),
+            self.parts.len()
+        ))
     }
 
     /// The document for the backend.
@@ -289,6 +325,21 @@ impl VersioningConfiguration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multipart_etags_are_the_md5_of_the_parts_md5s() {
+        // ceph/s3-tests test_multipart_reupload_checksum_and_etag: three 5 MiB parts of
+        // 'A', 'B' and 'C'.
+        let c = CompleteMultipartUpload::parse(
+            br#"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"b8fc857a25e7958868c2f003d5e0952d"</ETag></Part><Part><PartNumber>2</PartNumber><ETag>ba8c3fac0e224c9b79a8e74bebd54654</ETag></Part><Part><PartNumber>3</PartNumber><ETag>99167c91c1541375b4f9df4b5e051387</ETag></Part></CompleteMultipartUpload>"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.multipart_etag().as_deref(),
+            Some("b2add96cc9702bbf4efb0ccdfc6b7747-3")
+        );
+        assert!(!c.claims_checksums());
+    }
 
     #[test]
     fn delete_requests_are_parsed_and_rendered_anew() {

@@ -2,7 +2,9 @@
 //!
 //! Bucket records live in the system bucket (`[backend] system_bucket`): `buckets/<name>` holds
 //! the owner and canned ACL as JSON; `owners/<user>/<name>` is an empty index object, so a user's
-//! buckets are one listing away. Reads are cached for `[server] state_cache_seconds` (default 5):
+//! buckets are one listing away. Multipart checksums (which backends need not keep) live in
+//! `part-checksums/<bucket>/<upload>/` (one empty object per verified part, named by its
+//! contents) until the upload ends, then in `object-checksums/<bucket>/<etag>/<key>`. Reads are cached for `[server] state_cache_seconds` (default 5):
 //! a change made through one replica is honoured by every other replica within that bound, and
 //! at once by the replica that made it.
 
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::s3::acl::CannedAcl;
 use crate::s3::error::S3Error;
+use crate::s3::object_checksum::{ObjectChecksum, PartChecksum};
 use crate::s3::uri;
 use crate::s3_error;
 use crate::upstream::client::BackendClient;
@@ -35,6 +38,17 @@ pub const CHECKSUM_META: &str = "x-amz-meta-bucketgate-checksum";
 /// Where the ACL of one object version is recorded.
 fn version_acl_key(bucket: &str, key: &str, version: &str) -> String {
     format!("version-acls/{bucket}/{version}/{key}")
+}
+
+/// Where the part checksums of one multipart upload are recorded.
+fn parts_prefix(bucket: &str, upload_id: &str) -> String {
+    format!("part-checksums/{bucket}/{upload_id}/")
+}
+
+/// Where the checksum of a completed multipart object is recorded: by ETag, so a later write
+/// of the key never inherits it.
+fn object_checksum_key(bucket: &str, key: &str, etag: &str) -> String {
+    format!("object-checksums/{bucket}/{etag}/{key}")
 }
 
 /// What the gateway knows about a bucket.
@@ -371,11 +385,76 @@ impl StateStore {
 
     /// The names of the buckets `owner` owns.
     pub async fn buckets_of(&self, owner: &str) -> Result<Vec<String>, S3Error> {
-        let prefix = format!("owners/{owner}/");
+        self.names_under(&format!("owners/{owner}/")).await
+    }
+
+    /// Records the verified checksum of one uploaded part (see [`PartChecksum::name`]).
+    pub async fn record_part_checksum(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+        part: &PartChecksum,
+    ) -> Result<(), S3Error> {
+        let key = format!("{}{}", parts_prefix(bucket, upload_id), part.name());
+        self.write(&key, Bytes::new()).await
+    }
+
+    /// Every part checksum recorded for an upload (a part uploaded again has several: the
+    /// part's ETag tells which one is current).
+    pub async fn part_checksums(
+        &self,
+        bucket: &str,
+        upload_id: &str,
+    ) -> Result<Vec<PartChecksum>, S3Error> {
+        Ok(self
+            .names_under(&parts_prefix(bucket, upload_id))
+            .await?
+            .iter()
+            .filter_map(|n| PartChecksum::from_name(n))
+            .collect())
+    }
+
+    /// Removes an upload's part records once it is completed or aborted.
+    pub async fn forget_part_checksums(&self, bucket: &str, upload_id: &str) {
+        let prefix = parts_prefix(bucket, upload_id);
+        let Ok(names) = self.names_under(&prefix).await else {
+            return;
+        };
+        for name in names {
+            if let Err(e) = self.remove(&format!("{prefix}{name}")).await {
+                tracing::warn!("could not remove a part checksum record of {bucket}: {e}");
+            }
+        }
+    }
+
+    /// The checksum of a completed multipart object, by its ETag (unquoted).
+    pub async fn object_checksum(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<Option<ObjectChecksum>, S3Error> {
+        self.cached(&object_checksum_key(bucket, key, etag)).await
+    }
+
+    /// Records the checksum of a completed multipart object.
+    pub async fn set_object_checksum(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        checksum: &ObjectChecksum,
+    ) -> Result<(), S3Error> {
+        self.store(&object_checksum_key(bucket, key, etag), Some(checksum))
+            .await
+    }
+
+    /// The keys below `prefix` in the system bucket, without the prefix.
+    async fn names_under(&self, prefix: &str) -> Result<Vec<String>, S3Error> {
         let mut names = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut query = format!("list-type=2&prefix={}", uri::encode_component(&prefix));
+            let mut query = format!("list-type=2&prefix={}", uri::encode_component(prefix));
             if let Some(t) = &token {
                 query.push_str(&format!("&continuation-token={}", uri::encode_component(t)));
             }
@@ -398,7 +477,7 @@ impl StateStore {
             names.extend(
                 page.contents
                     .into_iter()
-                    .filter_map(|o| o.key.strip_prefix(&prefix).map(str::to_owned)),
+                    .filter_map(|o| o.key.strip_prefix(prefix).map(str::to_owned)),
             );
             match page.next_continuation_token {
                 Some(t) if page.is_truncated => token = Some(t),

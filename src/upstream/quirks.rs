@@ -1,6 +1,7 @@
 //! Backend quirks, corrected in one place: each function names the S3 rule it restores and the
 //! backends that break it, so a second backend's differences are added beside the first's.
 
+use crate::s3::object_checksum::ObjectChecksum;
 use bytes::Bytes;
 
 use crate::s3::copy_source::CopySource;
@@ -211,10 +212,12 @@ pub enum BodyFix {
         rename: Option<(&'static str, &'static str)>,
     },
     /// A CompleteMultipartUpload result: `<Location>` names the object at the gateway, not
-    /// at the backend; an empty `<ETag>` (RGW 16 sends one) gets the object's ETag.
+    /// at the backend; an empty `<ETag>` (RGW 16 sends one) gets the object's ETag; the
+    /// object's checksum (the gateway combines it; backends may not) is added.
     Complete {
         location: String,
         etag: Option<String>,
+        checksum: Option<ObjectChecksum>,
     },
     /// A CopyObjectResult or CopyPartResult: S3 quotes the `<ETag>` (RGW 16 does not).
     QuoteEtag,
@@ -223,6 +226,99 @@ pub enum BodyFix {
     /// A listing's `<Owner>` and `<Initiator>`: the backend's service account owns everything
     /// there, so they name the bucket's owner at the gateway instead.
     Owners { id: String, display_name: String },
+}
+
+/// An error document whose `<Message>` is empty or missing (RGW 16 sends `<Message></Message>`)
+/// gets the message AWS gives for its code: clients print it, and some (the AWS CLI) fail
+/// on an empty one.
+fn explain_error(text: String) -> String {
+    let Some(code) = element(&text, "Code") else {
+        return text;
+    };
+    match element(&text, "Message") {
+        Some(m) if !m.is_empty() => text,
+        Some(_) => {
+            let message = standard_message(code);
+            replace_element(&text, "Message", Some(&message))
+        }
+        None => {
+            let message = standard_message(code);
+            let at = text
+                .find("</Code>")
+                .map_or(text.len(), |i| i + "</Code>".len());
+            let mut out = text;
+            out.insert_str(at, &format!("<Message>{message}</Message>"));
+            out
+        }
+    }
+}
+
+/// The message AWS's error reference gives for a code a backend may answer, as XML text.
+fn standard_message(code: &str) -> std::borrow::Cow<'static, str> {
+    let message = match code {
+        "AccessDenied" => "Access Denied",
+        "BucketAlreadyExists" => {
+            "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+        }
+        "BucketAlreadyOwnedByYou" => {
+            "The bucket you tried to create already exists, and you own it."
+        }
+        "BucketNotEmpty" => "The bucket you tried to delete is not empty.",
+        "EntityTooSmall" => "Your proposed upload is smaller than the minimum allowed object size.",
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed object size.",
+        "InternalError" => "We encountered an internal error. Please try again.",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "InvalidDigest" => "The Content-MD5 you specified is not valid.",
+        "BadDigest" => "The Content-MD5 you specified did not match what we received.",
+        "InvalidPart" => {
+            "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."
+        }
+        "InvalidPartOrder" => {
+            "The list of parts was not in ascending order. Parts must be ordered by part number."
+        }
+        "InvalidRange" => "The requested range is not satisfiable",
+        "InvalidRequest" => "Invalid Request",
+        "InvalidTag" => "The tag provided was not a valid tag.",
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema."
+        }
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "NoSuchLifecycleConfiguration" => "The lifecycle configuration does not exist",
+        "NoSuchTagSet" => "The TagSet does not exist",
+        "NoSuchUpload" => {
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        }
+        "NoSuchVersion" => "The specified version does not exist.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented.",
+        "PreconditionFailed" => "At least one of the preconditions you specified did not hold.",
+        "ServiceUnavailable" => "Please reduce your request rate.",
+        "SlowDown" => "Please reduce your request rate.",
+        "InvalidObjectState" => "The operation is not valid for the object's storage class.",
+        "TooManyBuckets" => "You have attempted to create more buckets than allowed.",
+        other => {
+            // `other` is XML text already, as read from the document.
+            return format!("The storage backend answered {other}.").into();
+        }
+    };
+    message.into()
+}
+
+/// The `<Code>` of an S3 error document.
+pub fn error_code(body: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.contains("<Error>").then(|| element(text, "Code"))?
+}
+
+/// The document with its `<ETag>` quoted as S3 quotes it (an empty one stays empty).
+fn quote_etag(text: &str) -> String {
+    match element(text, "ETag") {
+        Some(etag) if !etag.is_empty() && !etag.starts_with('"') && !etag.starts_with("&quot;") => {
+            replace_element(text, "ETag", Some(&format!("&quot;{etag}&quot;")))
+        }
+        _ => text.to_owned(),
+    }
 }
 
 /// The largest body a fix reads whole; a bigger one passes unchanged.
@@ -241,38 +337,50 @@ impl BodyFix {
             BodyFix::Error { request_id, rename } => {
                 let text = replace_element(text, "RequestId", Some(request_id));
                 let text = replace_element(&text, "HostId", None);
-                match rename {
+                let text = match rename {
                     Some((from, to)) if element(&text, "Code") == Some(from) => {
                         replace_element(&text, "Code", Some(to))
                     }
                     _ => text,
-                }
+                };
+                explain_error(text)
             }
-            BodyFix::Complete { location, etag } => {
+            BodyFix::Complete {
+                location,
+                etag,
+                checksum,
+            } => {
                 let text = replace_element(
                     text,
                     "Location",
                     Some(&quick_xml::escape::escape(location.as_str())),
                 );
-                match etag {
+                let text = match etag {
                     Some(etag) if text.contains("<ETag></ETag>") => replace_element(
                         &text,
                         "ETag",
                         Some(&quick_xml::escape::escape(etag.as_str())),
                     ),
                     _ => text,
-                }
-            }
-            BodyFix::QuoteEtag => match element(text, "ETag") {
-                Some(etag)
-                    if !etag.is_empty()
-                        && !etag.starts_with('"')
-                        && !etag.starts_with("&quot;") =>
+                };
+                // A retried completion gets the ETag from RGW 16, unquoted.
+                let mut text = quote_etag(&text);
+                if let Some(c) = checksum
+                    && let Some(end) = text.rfind("</CompleteMultipartUploadResult>")
                 {
-                    replace_element(text, "ETag", Some(&format!("&quot;{etag}&quot;")))
+                    let name = c.algorithm.xml_element();
+                    text.insert_str(
+                        end,
+                        &format!(
+                            "<{name}>{}</{name}><ChecksumType>{}</ChecksumType>",
+                            quick_xml::escape::escape(c.value.as_str()),
+                            c.kind.name()
+                        ),
+                    );
                 }
-                _ => text.to_owned(),
-            },
+                text
+            }
+            BodyFix::QuoteEtag => quote_etag(text),
             BodyFix::Replace(replacement) => return replacement.clone(),
             BodyFix::Owners { id, display_name } => {
                 let inner = format!(
@@ -384,10 +492,21 @@ mod tests {
         .apply(rgw);
         assert_eq!(
             std::str::from_utf8(&fixed).unwrap(),
-            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message></Message><BucketName>b</BucketName><RequestId>tx1-bucketgate</RequestId></Error>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><BucketName>b</BucketName><RequestId>tx1-bucketgate</RequestId></Error>"#
+        );
+        let bare = br#"<Error><Code>Odd&amp;</Code><RequestId>r</RequestId></Error>"#;
+        let fixed = BodyFix::Error {
+            request_id: "x".into(),
+            rename: None,
+        }
+        .apply(bare);
+        assert_eq!(
+            std::str::from_utf8(&fixed).unwrap(),
+            "<Error><Code>Odd&amp;</Code><Message>The storage backend answered Odd&amp;.</Message><RequestId>x</RequestId></Error>"
         );
         let complete = br#"<CompleteMultipartUploadResult><Location>http://127.0.0.1:7480/b/k</Location><Bucket>b</Bucket><ETag></ETag></CompleteMultipartUploadResult>"#;
         let fixed = BodyFix::Complete {
+            checksum: None,
             location: "https://b.nyc3.example.com/a&b".into(),
             etag: Some("\"abc-2\"".into()),
         }
@@ -395,6 +514,19 @@ mod tests {
         assert_eq!(
             std::str::from_utf8(&fixed).unwrap(),
             r#"<CompleteMultipartUploadResult><Location>https://b.nyc3.example.com/a&amp;b</Location><Bucket>b</Bucket><ETag>&quot;abc-2&quot;</ETag></CompleteMultipartUploadResult>"#
+        );
+        let retried =
+            br#"<CompleteMultipartUploadResult><ETag>abc-2</ETag></CompleteMultipartUploadResult>"#;
+        let fixed = BodyFix::Complete {
+            checksum: None,
+            location: "l".into(),
+            etag: None,
+        }
+        .apply(retried);
+        assert!(
+            std::str::from_utf8(&fixed)
+                .unwrap()
+                .contains("<ETag>&quot;abc-2&quot;</ETag>")
         );
         assert!(is_backend_header("x-rgw-object-type") && !is_backend_header("etag"));
         let copy = br#"<CopyObjectResult><LastModified>x</LastModified><ETag>0cc175b9c0f1b6a831c399e269772661</ETag></CopyObjectResult>"#;

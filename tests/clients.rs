@@ -1,5 +1,9 @@
-//! Real command-line and Python clients through the gateway: the AWS CLI, boto3 and s3cmd
-//! (Signature V4), each doing what its users do every day.
+//! Real clients through the gateway, each doing what its users do every day: the AWS CLI and
+//! boto3 (newest releases, default checksums), s3cmd (SigV4 and SigV2), rclone, restic,
+//! fsspec/s3fs, pyarrow and the AWS SDK for JavaScript v3. `scripts/setup.sh test` installs
+//! them: Debian packages, and PyPI and npm releases under `.clients/` (kept apart from the
+//! system's Python, whose botocore other tools pin). The longer sessions are scripts in
+//! `tests/clients/`, run against the shared gateway and byte-compared there.
 
 mod common;
 
@@ -28,8 +32,22 @@ fn run(cmd: &mut Command) -> String {
     text
 }
 
+/// A client installed under `.clients/` by `scripts/setup.sh test`.
+fn installed(path: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".clients")
+        .join(path);
+    assert!(
+        path.exists(),
+        "{} is missing: scripts/setup.sh test installs it",
+        path.display()
+    );
+    path
+}
+
+/// The newest AWS CLI v1 from PyPI (with awscrt, for CRC64NVME).
 fn aws(args: &[&str]) -> Command {
-    let mut c = Command::new("aws");
+    let mut c = Command::new(installed("aws/bin/aws"));
     c.args(["--endpoint-url", &gateway().endpoint(), "--region", REGION])
         .args(args)
         .env("AWS_ACCESS_KEY_ID", MAIN.0)
@@ -148,13 +166,15 @@ s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a.txt"}, {"Key": "
 s3.delete_bucket(Bucket=bucket)
 print("boto3 ok", boto3.__version__)
 "#;
-    let out = run(Command::new("python3").args(["-c", script]).args([
-        &gateway().endpoint(),
-        MAIN.0,
-        MAIN.1,
-        &b,
-        big.to_str().unwrap(),
-    ]));
+    let out = run(Command::new(installed("aws/bin/python"))
+        .args(["-c", script])
+        .args([
+            &gateway().endpoint(),
+            MAIN.0,
+            MAIN.1,
+            &b,
+            big.to_str().unwrap(),
+        ]));
     assert!(out.contains("boto3 ok"), "{out}");
 }
 
@@ -250,4 +270,218 @@ print("boto3 v2 ok")
         &b,
     ]));
     assert!(out.contains("boto3 v2 ok"), "{out}");
+}
+
+/// Runs a session script of `tests/clients/` with the endpoint, the main user's keys, a fresh
+/// bucket, the region and a scratch directory; the script prints "session OK" at its end.
+fn session(program: impl AsRef<std::ffi::OsStr>, script: &std::path::Path, test: &str) {
+    let mut cmd = Command::new(program);
+    cmd.arg(script)
+        .args([gateway().endpoint().as_str(), MAIN.0, MAIN.1])
+        .arg(bucket_name(test))
+        .arg(REGION)
+        .arg(scratch(test))
+        .env("AWS_CLI", installed("aws/bin/aws"));
+    let out = run(&mut cmd);
+    assert!(out.contains("session OK"), "{out}");
+}
+
+fn script(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(name)
+}
+
+#[test]
+fn rclone_sync_check_copy_delete() {
+    session("bash", &script("rclone.sh"), "rclone");
+}
+
+#[test]
+fn restic_backup_check_restore_prune() {
+    session("bash", &script("restic.sh"), "restic");
+    // restic keeps its repository; the bucket goes with the test.
+    let b = bucket_name("restic");
+    rt().block_on(async {
+        let c = client(MAIN);
+        loop {
+            let listed = c.list_objects_v2().bucket(&b).send().await.unwrap();
+            if listed.contents().is_empty() {
+                break;
+            }
+            for o in listed.contents() {
+                let key = o.key().unwrap_or_default();
+                c.delete_object().bucket(&b).key(key).send().await.unwrap();
+            }
+        }
+        c.delete_bucket().bucket(&b).send().await.unwrap();
+    });
+}
+
+#[test]
+fn s3fs_files_ranges_and_directory_markers() {
+    session(
+        installed("data/bin/python"),
+        &script("s3fs_session.py"),
+        "s3fs",
+    );
+}
+
+#[test]
+fn pyarrow_partitioned_parquet_dataset() {
+    session(
+        installed("data/bin/python"),
+        &script("pyarrow_session.py"),
+        "pyarrow",
+    );
+}
+
+#[test]
+fn aws_sdk_js_v3_checksums_multipart_presigned_pagination() {
+    // Node resolves the SDK from the script's own directory: the script runs from the install.
+    let copy = installed("js").join("session.mjs");
+    std::fs::copy(script("js/session.mjs"), &copy).unwrap();
+    session("node", &copy, "js-v3");
+}
+
+/// The AWS CLI's `--checksum-algorithm CRC64NVME`: a single PutObject's checksum and a
+/// multipart upload's full-object one (CRC64NVME combines as one CRC over the whole object),
+/// answered on the request and again by HEAD and GET with checksum mode, never on a range.
+#[test]
+fn aws_cli_crc64nvme_checksums_round_trip() {
+    use base64::Engine;
+    let crc64 = |data: &[u8]| {
+        let value = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, data);
+        base64::engine::general_purpose::STANDARD.encode(value.to_be_bytes())
+    };
+    let json = |out: String| -> serde_json::Value {
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let b = bucket_name("awscli-crc64");
+    let dir = scratch("awscli-crc64");
+    run(&mut aws(&["s3api", "create-bucket", "--bucket", &b]));
+
+    let small = dir.join("small.bin");
+    std::fs::write(&small, b"crc64nvme body").unwrap();
+    let key = "ünï cødé/ø+.txt";
+    let put = json(run(&mut aws(&[
+        "s3api",
+        "put-object",
+        "--bucket",
+        &b,
+        "--key",
+        key,
+        "--body",
+        small.to_str().unwrap(),
+        "--checksum-algorithm",
+        "CRC64NVME",
+    ])));
+    let expected = crc64(b"crc64nvme body");
+    assert_eq!(put["ChecksumCRC64NVME"], expected.as_str(), "{put}");
+    let head = json(run(&mut aws(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        &b,
+        "--key",
+        key,
+        "--checksum-mode",
+        "ENABLED",
+    ])));
+    assert_eq!(head["ChecksumCRC64NVME"], expected.as_str(), "{head}");
+    assert_eq!(head["ChecksumType"], "FULL_OBJECT", "{head}");
+
+    let parts = [pattern(5 * 1024 * 1024, 1), pattern(1024 * 1024 + 9, 2)];
+    let mpu = "multi part/big+.bin";
+    let created = json(run(&mut aws(&[
+        "s3api",
+        "create-multipart-upload",
+        "--bucket",
+        &b,
+        "--key",
+        mpu,
+        "--checksum-algorithm",
+        "CRC64NVME",
+    ])));
+    assert_eq!(created["ChecksumAlgorithm"], "CRC64NVME", "{created}");
+    assert_eq!(created["ChecksumType"], "FULL_OBJECT", "{created}");
+    let upload_id = created["UploadId"].as_str().unwrap().to_owned();
+    let mut completed = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let path = dir.join(format!("part{i}"));
+        std::fs::write(&path, part).unwrap();
+        let number = (i + 1).to_string();
+        let answer = json(run(&mut aws(&[
+            "s3api",
+            "upload-part",
+            "--bucket",
+            &b,
+            "--key",
+            mpu,
+            "--upload-id",
+            &upload_id,
+            "--part-number",
+            &number,
+            "--body",
+            path.to_str().unwrap(),
+            "--checksum-algorithm",
+            "CRC64NVME",
+        ])));
+        assert_eq!(
+            answer["ChecksumCRC64NVME"],
+            crc64(part).as_str(),
+            "{answer}"
+        );
+        completed.push(serde_json::json!({
+            "PartNumber": i + 1,
+            "ETag": answer["ETag"],
+            "ChecksumCRC64NVME": answer["ChecksumCRC64NVME"],
+        }));
+    }
+    let whole = parts.concat();
+    let document = serde_json::json!({ "Parts": completed }).to_string();
+    let done = json(run(&mut aws(&[
+        "s3api",
+        "complete-multipart-upload",
+        "--bucket",
+        &b,
+        "--key",
+        mpu,
+        "--upload-id",
+        &upload_id,
+        "--multipart-upload",
+        &document,
+    ])));
+    assert_eq!(done["ChecksumCRC64NVME"], crc64(&whole).as_str(), "{done}");
+    assert_eq!(done["ChecksumType"], "FULL_OBJECT", "{done}");
+    let back = dir.join("back.bin");
+    let got = json(run(&mut aws(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        &b,
+        "--key",
+        mpu,
+        "--checksum-mode",
+        "ENABLED",
+        back.to_str().unwrap(),
+    ])));
+    assert_eq!(got["ChecksumCRC64NVME"], crc64(&whole).as_str(), "{got}");
+    assert_eq!(std::fs::read(&back).unwrap(), whole);
+    let ranged = json(run(&mut aws(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        &b,
+        "--key",
+        mpu,
+        "--checksum-mode",
+        "ENABLED",
+        "--range",
+        "bytes=0-99",
+        back.to_str().unwrap(),
+    ])));
+    assert!(ranged.get("ChecksumCRC64NVME").is_none(), "{ranged}");
+
+    run(&mut aws(&["s3", "rb", "--force", &format!("s3://{b}")]));
 }

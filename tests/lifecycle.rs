@@ -22,6 +22,35 @@ fn signal(pid: u32, sig: i32) {
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
 }
 
+/// Waits for the process to end (its test thread reaps it), for at most `limit`.
+fn exited_within(pid: u32, limit: Duration) -> bool {
+    let started = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// A SIGTERM with nothing in flight ends the process at once, not after the grace period;
+/// an idle keep-alive connection is nothing in flight.
+#[tokio::test]
+async fn sigterm_with_nothing_in_flight_exits_at_once() {
+    let backend = backend_endpoint();
+    let gw = spawn_gateway(|port| {
+        config_text(port, &backend, "")
+            .replace("grace_period_seconds = 1", "grace_period_seconds = 60")
+    });
+    client_for(&gw, MAIN).list_buckets().send().await.unwrap();
+    signal(gw.pid, libc::SIGTERM);
+    assert!(
+        exited_within(gw.pid, Duration::from_secs(10)),
+        "the gateway waited for its 60 s grace period with nothing to do"
+    );
+}
+
 #[tokio::test]
 async fn sighup_adds_a_user_without_dropping_requests() {
     let backend = backend_endpoint();
@@ -142,6 +171,8 @@ async fn graceful_shutdown_completes_an_upload_in_flight() {
         .await
         .unwrap();
     assert_eq!(stored.content_length(), Some(body.len() as i64));
+    // Drained: the process ends well before its 10 s grace period.
+    assert!(exited_within(gw.pid, Duration::from_secs(5)));
 }
 
 /// pingora's zero-downtime upgrade: a new process started with `--upgrade` takes the listening

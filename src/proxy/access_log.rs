@@ -176,15 +176,19 @@ impl Gateway {
 }
 
 /// Delivers buffered records to their target buckets every interval and at shutdown.
+#[derive(Clone)]
 pub struct LogDelivery {
     pub logs: Arc<AccessLogs>,
     pub client: Arc<BackendClient>,
     pub state: Arc<crate::state::StateStore>,
     pub interval: Duration,
+    /// Held while a delivery runs: a shutdown waits for the one under way before it exits.
+    pub running: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl LogDelivery {
-    async fn deliver(&self) {
+    pub(super) async fn deliver(&self) {
+        let _running = self.running.lock().await;
         for (target, lines) in self.logs.take() {
             // Checked again at delivery: the target may have changed hands since the records
             // were buffered.

@@ -51,6 +51,8 @@ pub struct RequestCtx {
     pub error: Option<S3Error>,
     /// The `<Code>` of an error the backend answered and the gateway passed on.
     pub backend_code: Option<Box<str>>,
+    /// Counts this request as in flight until the context is dropped.
+    _in_flight: super::shutdown::RequestGuard,
 }
 
 impl RequestCtx {
@@ -62,7 +64,7 @@ impl RequestCtx {
         }
     }
 
-    pub fn new(request_id: String) -> Self {
+    pub fn new(request_id: String, in_flight: super::shutdown::RequestGuard) -> Self {
         RequestCtx {
             request_id,
             started: Instant::now(),
@@ -85,6 +87,7 @@ impl RequestCtx {
             state_settled: false,
             error: None,
             backend_code: None,
+            _in_flight: in_flight,
         }
     }
 }

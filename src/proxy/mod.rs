@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod header_deadline;
 mod policy;
 pub mod respond;
+pub mod shutdown;
 mod website;
 
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     limits: Arc<ArcSwap<RateLimits>>,
     request_ids: RequestIds,
+    /// Requests being processed (a SIGTERM waits for them, see [`shutdown`]).
+    in_flight: shutdown::InFlight,
 }
 
 impl Gateway {
@@ -95,6 +98,7 @@ impl Gateway {
             client,
             state,
             request_ids: RequestIds::new(),
+            in_flight: shutdown::InFlight::default(),
             logs: Arc::new(AccessLogs::new(config.server.access_log_buffer_records)),
             connections: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             metrics,
@@ -717,7 +721,7 @@ impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::new(self.request_ids.next())
+        RequestCtx::new(self.request_ids.next(), self.in_flight.enter())
     }
 
     /// First phase: count a new connection against `max_connections`, arm the idle-body
@@ -1269,6 +1273,11 @@ pub fn build_server(
         client: gateway.client.clone(),
         state: gateway.state.clone(),
         interval: std::time::Duration::from_secs(config.server.access_log_interval_seconds),
+        running: Default::default(),
+    };
+    let terminate = shutdown::Terminate {
+        in_flight: gateway.in_flight.clone(),
+        delivery: delivery.clone(),
     };
     let certificates = match &config.tls {
         Some(tls) => Some(Arc::new(crate::tls::CertStore::load(
@@ -1326,6 +1335,10 @@ pub fn build_server(
     server.add_service(pingora::services::background::background_service(
         "access-log delivery",
         delivery,
+    ));
+    server.add_service(pingora::services::background::background_service(
+        "shutdown on SIGTERM",
+        terminate,
     ));
     Ok(server)
 }

@@ -124,15 +124,7 @@ async fn the_bucket_limit_is_too_many_buckets() {
     let backend = backend_endpoint();
     // A user of its own, so other tests' buckets do not count.
     let user = "[[users]]\nid = \"limited\"\naccess_key = \"GWLIMITEDACCESSKEY05\"\nsecret_key = \"limited-secret-00000000000000000000000000\"\n";
-    let gw = spawn_gateway(|port| {
-        config_text(port, &backend, user).replace(
-            "grace_period_seconds = 1",
-            &format!(
-                "grace_period_seconds = 1\nprofile = {:?}",
-                profile.display().to_string()
-            ),
-        )
-    });
+    let gw = spawn_gateway(|port| with_profile(&config_text(port, &backend, user), &profile));
     let c = client_for(
         &gw,
         (

@@ -650,6 +650,24 @@ impl Gateway {
         {
             plan.set(ACL_META, "public-read")?;
         }
+        if matches!(
+            ctx.op,
+            S3Op::ListObjects
+                | S3Op::ListObjectsV2
+                | S3Op::ListObjectVersions
+                | S3Op::ListMultipartUploads
+        ) {
+            ctx.url_encode_listing = match request.query.get("encoding-type") {
+                None => false,
+                Some("url") => true,
+                Some(other) => {
+                    return Err(s3_error!(
+                        InvalidArgument,
+                        "Invalid Encoding Method specified in Request: {other:?} (the one encoding is url)."
+                    ));
+                }
+            };
+        }
         // A conditional write reaches the backend in the form it honours, or not at all.
         if matches!(ctx.op, S3Op::PutObject | S3Op::DeleteObject) {
             let conditions = quirks::conditional_write_headers(

@@ -51,6 +51,8 @@ pub struct RequestCtx {
     pub error: Option<S3Error>,
     /// The `<Code>` of an error the backend answered and the gateway passed on.
     pub backend_code: Option<Box<str>>,
+    /// A listing asked for `encoding-type=url` (the gateway encodes it).
+    pub url_encode_listing: bool,
     /// Counts this request as in flight until the context is dropped.
     _in_flight: super::shutdown::RequestGuard,
 }
@@ -87,6 +89,7 @@ impl RequestCtx {
             state_settled: false,
             error: None,
             backend_code: None,
+            url_encode_listing: false,
             _in_flight: in_flight,
         }
     }

@@ -683,13 +683,19 @@ impl Gateway {
                 .is_some_and(|r| r.query.get("fetch-owner") == Some("true")),
             _ => false,
         };
-        if lists_owners && resp.status == http::StatusCode::OK {
-            let bucket = ctx.request.as_ref()?.bucket.as_deref()?;
-            let owner = self.state.bucket(bucket).await.ok()??.owner.clone();
-            let display_name = self.display_name(&owner);
-            return Some(quirks::BodyFix::Owners {
-                id: owner,
-                display_name,
+        if (lists_owners || ctx.url_encode_listing) && resp.status == http::StatusCode::OK {
+            let owner = match lists_owners {
+                true => {
+                    let bucket = ctx.request.as_ref()?.bucket.as_deref()?;
+                    let owner = self.state.bucket(bucket).await.ok()??.owner.clone();
+                    let display_name = self.display_name(&owner);
+                    Some((owner, display_name))
+                }
+                false => None,
+            };
+            return Some(quirks::BodyFix::Listing {
+                owner,
+                url_encode: ctx.url_encode_listing.then_some(ctx.op),
             });
         }
         if matches!(ctx.op, S3Op::CopyObject | S3Op::UploadPartCopy)

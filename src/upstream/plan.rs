@@ -84,11 +84,11 @@ const META_PREFIX: &str = "x-amz-meta-";
 /// and anything unknown stay here.
 pub fn forwarded_params(op: S3Op) -> &'static [&'static str] {
     use S3Op::*;
-    const LIST_V1: &[&str] = &["delimiter", "encoding-type", "marker", "max-keys", "prefix"];
+    // `encoding-type` stays here: the gateway encodes listings itself (see `BodyFix::Listing`).
+    const LIST_V1: &[&str] = &["delimiter", "marker", "max-keys", "prefix"];
     const LIST_V2: &[&str] = &[
         "continuation-token",
         "delimiter",
-        "encoding-type",
         "fetch-owner",
         "list-type",
         "max-keys",
@@ -97,7 +97,6 @@ pub fn forwarded_params(op: S3Op) -> &'static [&'static str] {
     ];
     const VERSIONS: &[&str] = &[
         "delimiter",
-        "encoding-type",
         "key-marker",
         "max-keys",
         "prefix",
@@ -106,7 +105,6 @@ pub fn forwarded_params(op: S3Op) -> &'static [&'static str] {
     ];
     const UPLOADS: &[&str] = &[
         "delimiter",
-        "encoding-type",
         "key-marker",
         "max-uploads",
         "prefix",

@@ -223,9 +223,15 @@ pub enum BodyFix {
     QuoteEtag,
     /// The whole body replaced by the gateway's own (an answer the backend got wrong).
     Replace(Bytes),
-    /// A listing's `<Owner>` and `<Initiator>`: the backend's service account owns everything
-    /// there, so they name the bucket's owner at the gateway instead.
-    Owners { id: String, display_name: String },
+    /// A listing. `owner`: its `<Owner>` and `<Initiator>` name the bucket's owner at the
+    /// gateway (the backend's service account owns everything there). `url_encode`: the client
+    /// asked `op` for `encoding-type=url`, which the gateway does itself over the raw names it
+    /// asks the backend for (RGW 16 leaves markers and prefixes raw, which clients then
+    /// decode wrongly, and answers ListMultipartUploads without `<EncodingType>`).
+    Listing {
+        owner: Option<(String, String)>,
+        url_encode: Option<S3Op>,
+    },
 }
 
 /// An error document whose `<Message>` is empty or missing (RGW 16 sends `<Message></Message>`)
@@ -382,14 +388,22 @@ impl BodyFix {
             }
             BodyFix::QuoteEtag => quote_etag(text),
             BodyFix::Replace(replacement) => return replacement.clone(),
-            BodyFix::Owners { id, display_name } => {
-                let inner = format!(
-                    "<ID>{}</ID><DisplayName>{}</DisplayName>",
-                    quick_xml::escape::escape(id.as_str()),
-                    quick_xml::escape::escape(display_name.as_str())
-                );
-                let text = replace_all_elements(text, "Owner", &inner);
-                replace_all_elements(&text, "Initiator", &inner)
+            BodyFix::Listing { owner, url_encode } => {
+                let mut text = text.to_owned();
+                if let Some((id, display_name)) = owner {
+                    let inner = format!(
+                        "<ID>{}</ID><DisplayName>{}</DisplayName>",
+                        quick_xml::escape::escape(id.as_str()),
+                        quick_xml::escape::escape(display_name.as_str())
+                    );
+                    for tag in ["Owner", "Initiator"] {
+                        text = map_all_elements(&text, tag, |_| inner.clone());
+                    }
+                }
+                if let Some(op) = url_encode {
+                    text = url_encode_listing(&text, *op);
+                }
+                text
             }
         };
         Bytes::from(fixed)
@@ -397,7 +411,7 @@ impl BodyFix {
 }
 
 /// `text` with the content of every `<tag>` element replaced by `content` (XML text).
-fn replace_all_elements(text: &str, tag: &str, content: &str) -> String {
+fn map_all_elements(text: &str, tag: &str, content: impl Fn(&str) -> String) -> String {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let mut out = String::with_capacity(text.len());
@@ -408,11 +422,79 @@ fn replace_all_elements(text: &str, tag: &str, content: &str) -> String {
             break;
         };
         out.push_str(&rest[..inner]);
-        out.push_str(content);
+        out.push_str(&content(&rest[inner..end]));
         rest = &rest[end..];
     }
     out.push_str(rest);
     out
+}
+
+/// `text` with the content of its root's child `<tag>` (not one nested deeper) mapped.
+fn map_top_level_element(text: &str, tag: &str, content: impl Fn(&str) -> String) -> String {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut depth = 0usize;
+    let mut at = 0;
+    while let Some(lt) = text[at..].find('<').map(|i| at + i) {
+        let Some(gt) = text[lt..].find('>').map(|i| lt + i) else {
+            break;
+        };
+        let markup = &text[lt..=gt];
+        if markup.starts_with("</") {
+            depth = depth.saturating_sub(1);
+        } else if markup.starts_with("<?") || markup.starts_with("<!") || markup.ends_with("/>") {
+        } else if depth == 1 && markup == open {
+            let inner = gt + 1;
+            let Some(end) = text[inner..].find(&close).map(|e| inner + e) else {
+                break;
+            };
+            return format!(
+                "{}{}{}",
+                &text[..inner],
+                content(&text[inner..end]),
+                &text[end..]
+            );
+        } else {
+            depth += 1;
+        }
+        at = gt + 1;
+    }
+    text.to_owned()
+}
+
+/// The top-level elements S3 URL-encodes under `encoding-type=url` in a listing, besides
+/// every `<Key>` and every `<CommonPrefixes>`' `<Prefix>`. These are the ones the AWS SDKs
+/// decode (botocore's `decode_list_object*`): ListObjects (v1) leaves its `<Prefix>` as sent.
+fn url_encoded_elements(op: S3Op) -> &'static [&'static str] {
+    match op {
+        S3Op::ListObjects => &["Delimiter", "Marker", "NextMarker"],
+        S3Op::ListObjectsV2 => &["Delimiter", "Prefix", "StartAfter"],
+        S3Op::ListObjectVersions | S3Op::ListMultipartUploads => {
+            &["Delimiter", "KeyMarker", "NextKeyMarker", "Prefix"]
+        }
+        _ => &[],
+    }
+}
+
+/// A listing of raw names (`op`'s) with the elements S3 encodes URL-encoded (`/` kept, as
+/// in paths) and an `<EncodingType>url</EncodingType>` saying so.
+fn url_encode_listing(text: &str, op: S3Op) -> String {
+    let encode = |inner: &str| match quick_xml::escape::unescape(inner) {
+        Ok(raw) => crate::s3::uri::encode_path(&raw),
+        // Not XML text the gateway can read: left as the backend wrote it.
+        Err(_) => inner.to_owned(),
+    };
+    let mut text = map_all_elements(text, "Key", encode);
+    text = map_all_elements(&text, "CommonPrefixes", |inner| {
+        map_all_elements(inner, "Prefix", encode)
+    });
+    for tag in url_encoded_elements(op) {
+        text = map_top_level_element(&text, tag, encode);
+    }
+    let mut text = replace_element(&text, "EncodingType", None);
+    if let Some(end) = text.rfind("</") {
+        text.insert_str(end, "<EncodingType>url</EncodingType>");
+    }
+    text
 }
 
 /// The text of the first `<tag>` element.
@@ -540,9 +622,9 @@ mod tests {
         let live = br#"<ListVersionsResult><Version><Key>k</Key><VersionId>v2</VersionId><IsLatest>true</IsLatest></Version><DeleteMarker><Key>k</Key><VersionId>m1</VersionId><IsLatest>false</IsLatest></DeleteMarker></ListVersionsResult>"#;
         assert_eq!(current_delete_marker(live, "k"), None);
         let listing = br#"<ListBucketResult><Contents><Key>a</Key><Owner><ID>svc</ID><DisplayName>Backend Service</DisplayName></Owner></Contents><Contents><Key>b</Key><Owner><ID>svc</ID></Owner></Contents></ListBucketResult>"#;
-        let fixed = BodyFix::Owners {
-            id: "main".into(),
-            display_name: "Main & Co".into(),
+        let fixed = BodyFix::Listing {
+            owner: Some(("main".into(), "Main & Co".into())),
+            url_encode: None,
         }
         .apply(listing);
         let fixed = std::str::from_utf8(&fixed).unwrap();
@@ -558,6 +640,33 @@ mod tests {
         );
         let quoted = br#"<CopyPartResult><ETag>&quot;abc&quot;</ETag></CopyPartResult>"#;
         assert_eq!(BodyFix::QuoteEtag.apply(quoted).as_ref(), quoted);
+    }
+
+    #[test]
+    fn listings_are_url_encoded_by_the_gateway() {
+        // RGW writes the markers after the entries.
+        let raw = r#"<?xml version="1.0"?><ListBucketResult><Name>b</Name><Prefix>a b+c/</Prefix><Delimiter>/</Delimiter><Contents><Key>a b+c/&lt;ü&gt;</Key><Owner><ID>svc</ID></Owner></Contents><CommonPrefixes><Prefix>a b+c/d/</Prefix></CommonPrefixes><Marker>a b+c/&amp;</Marker><NextMarker>a b+c/z z.txt</NextMarker></ListBucketResult>"#;
+        let fixed = BodyFix::Listing {
+            owner: None,
+            url_encode: Some(S3Op::ListObjects),
+        }
+        .apply(raw.as_bytes());
+        // v1 leaves its own <Prefix> as sent (the SDKs do not decode it).
+        assert_eq!(
+            std::str::from_utf8(&fixed).unwrap(),
+            r#"<?xml version="1.0"?><ListBucketResult><Name>b</Name><Prefix>a b+c/</Prefix><Delimiter>/</Delimiter><Contents><Key>a%20b%2Bc/%3C%C3%BC%3E</Key><Owner><ID>svc</ID></Owner></Contents><CommonPrefixes><Prefix>a%20b%2Bc/d/</Prefix></CommonPrefixes><Marker>a%20b%2Bc/%26</Marker><NextMarker>a%20b%2Bc/z%20z.txt</NextMarker><EncodingType>url</EncodingType></ListBucketResult>"#
+        );
+        // One <EncodingType>, whatever the backend said.
+        let said = r#"<ListVersionsResult><EncodingType>url</EncodingType><KeyMarker>k k</KeyMarker><Prefix>p p</Prefix><Version><Key>k k</Key></Version></ListVersionsResult>"#;
+        let fixed = BodyFix::Listing {
+            owner: None,
+            url_encode: Some(S3Op::ListObjectVersions),
+        }
+        .apply(said.as_bytes());
+        assert_eq!(
+            std::str::from_utf8(&fixed).unwrap(),
+            "<ListVersionsResult><KeyMarker>k%20k</KeyMarker><Prefix>p%20p</Prefix><Version><Key>k%20k</Key></Version><EncodingType>url</EncodingType></ListVersionsResult>"
+        );
     }
 
     #[test]

@@ -77,14 +77,51 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
+/// The Spaces profile with room for the suite's buckets: every test binary shares one
+/// backend and one state, and the main user creates a bucket or more per test (the
+/// 100-bucket limit itself is tested with a profile of its own, in `tests/grants.rs`).
+fn suite_profile() -> &'static PathBuf {
+    static PROFILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PROFILE.get_or_init(|| {
+        let spaces =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/spaces.toml"))
+                .unwrap();
+        let suite = spaces.replace(
+            "max_buckets_per_user = 100 ",
+            "max_buckets_per_user = 10000 ",
+        );
+        assert_ne!(
+            suite, spaces,
+            "policies/spaces.toml has no bucket limit to raise"
+        );
+        // Written aside and renamed: test binaries run side by side.
+        let path = scratch_dir().join("suite-profile.toml");
+        let aside = scratch_dir().join(format!("suite-profile.{}.toml", std::process::id()));
+        std::fs::write(&aside, suite).unwrap();
+        std::fs::rename(&aside, &path).unwrap();
+        path
+    })
+}
+
+/// `config` running `profile` instead of the suite's.
+pub fn with_profile(config: &str, profile: &std::path::Path) -> String {
+    let suite = format!("profile = \"{}\"", suite_profile().display());
+    config.replace(
+        &suite,
+        &format!("profile = {:?}", profile.display().to_string()),
+    )
+}
+
 /// The config every test gateway uses, pointed at `backend`.
 pub fn config_text(port: u16, backend: &str, extra: &str) -> String {
+    let profile = suite_profile().display();
     format!(
         r#"
 [server]
 listen = ["127.0.0.1:{port}"]
 region = "{REGION}"
 domain = "{DOMAIN}"
+profile = "{profile}"
 grace_period_seconds = 1
 
 [backend]

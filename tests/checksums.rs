@@ -295,6 +295,136 @@ async fn multipart_checksums_are_combined_and_answered() {
     assert_eq!(body.len(), parts[0].len() + parts[1].len());
 }
 
+/// A copy keeps its source's checksum (AWS: "if the source object has a checksum, that
+/// checksum value will be copied to the new object by default"), whatever the metadata
+/// directive, a multipart source's composite one included; naming another algorithm gets
+/// that algorithm's checksum of the copy, computed by the gateway.
+#[tokio::test]
+async fn copies_keep_their_source_checksum_or_compute_the_one_asked() {
+    use aws_sdk_s3::types::{ChecksumType, CompletedMultipartUpload, MetadataDirective};
+    let c = client(MAIN);
+    let b = bucket_name("cks-copies");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    let body = b"copied with its checksum".to_vec();
+    c.put_object()
+        .bucket(&b)
+        .key("source")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    let sha = sha256_b64(&body);
+    let head_checksums = async |key: &str| {
+        let h = c
+            .head_object()
+            .bucket(&b)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .unwrap();
+        (
+            h.checksum_sha256().map(str::to_owned),
+            h.checksum_crc32().map(str::to_owned),
+            h.checksum_type().cloned(),
+        )
+    };
+    for directive in [MetadataDirective::Copy, MetadataDirective::Replace] {
+        let key = format!("copy-{}", directive.as_str());
+        let copied = c
+            .copy_object()
+            .bucket(&b)
+            .key(&key)
+            .copy_source(format!("{b}/source"))
+            .metadata_directive(directive)
+            .send()
+            .await
+            .unwrap();
+        let result = copied.copy_object_result().unwrap();
+        assert_eq!(result.checksum_sha256(), Some(sha.as_str()), "{key}");
+        assert_eq!(
+            head_checksums(&key).await,
+            (Some(sha.clone()), None, Some(ChecksumType::FullObject)),
+            "{key}"
+        );
+    }
+
+    let crc = b64(
+        &(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, &body) as u32).to_be_bytes(),
+    );
+    let computed = c
+        .copy_object()
+        .bucket(&b)
+        .key("copy-crc32")
+        .copy_source(format!("{b}/source"))
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        computed.copy_object_result().unwrap().checksum_crc32(),
+        Some(crc.as_str())
+    );
+    assert_eq!(
+        head_checksums("copy-crc32").await,
+        (None, Some(crc.clone()), Some(ChecksumType::FullObject))
+    );
+    let copied = c
+        .get_object()
+        .bucket(&b)
+        .key("copy-crc32")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(copied.as_ref(), body.as_slice());
+
+    let parts = vec![vec![b'y'; 5 * 1024 * 1024], b"tail".to_vec()];
+    let (upload_id, done) =
+        upload_parts(&c, &b, "multipart", ChecksumAlgorithm::Sha256, None, &parts).await;
+    let complete = c
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("multipart")
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let composite = complete.checksum_sha256().unwrap().to_owned();
+    c.copy_object()
+        .bucket(&b)
+        .key("multipart-copy")
+        .copy_source(format!("{b}/multipart"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head_checksums("multipart-copy").await,
+        (Some(composite), None, Some(ChecksumType::Composite))
+    );
+
+    let e = c
+        .copy_object()
+        .bucket(&b)
+        .key("refused")
+        .copy_source(format!("{b}/source"))
+        .checksum_algorithm(ChecksumAlgorithm::from("MD5"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidRequest"), "{e:?}");
+}
+
 /// A completion cannot claim a part checksum other than the one the gateway verified, and a
 /// part uploaded again counts with its new checksum.
 #[tokio::test]

@@ -374,10 +374,10 @@ impl Gateway {
                     )
                     .await?;
                 if let Some(source) = source
-                    && self.copies_itself(ctx.op, &plan)
+                    && (self.copies_itself(ctx.op, &plan) || ctx.copy_checksum.is_some())
                 {
                     return self
-                        .copy_itself(ctx.op, &source, &plan, &ctx.request_id)
+                        .copy_itself(ctx, request, &source, &plan)
                         .await
                         .map(Admission::Answer);
                 }
@@ -535,6 +535,55 @@ impl Gateway {
                 .await
                 .map_err(|_| denied()),
         }
+    }
+
+    /// The checksum a CopyObject's destination gets: the source's (its stored value, or a
+    /// multipart source's recorded one, found by its ETag) when the request names no other
+    /// algorithm; else one the gateway computes while it carries out the copy itself
+    /// (`ctx.copy_checksum`). The backend never decides it.
+    async fn copy_checksum(
+        &self,
+        ctx: &mut RequestCtx,
+        plan: &mut ForwardPlan,
+        source: &CopySource,
+        source_headers: &http::HeaderMap,
+        source_etag: &str,
+        requested: Option<ChecksumAlgorithm>,
+    ) -> Result<(), S3Error> {
+        let kept = match source_headers
+            .get(CHECKSUM_META)
+            .and_then(|v| v.to_str().ok())
+            .and_then(StoredChecksum::parse)
+        {
+            Some(StoredChecksum::Value(c)) => Some(c),
+            Some(StoredChecksum::Declared(d)) => self
+                .state
+                .object_checksum(&source.bucket, &source.key, source_etag.trim_matches('"'))
+                .await?
+                .filter(|c| c.algorithm == d.algorithm),
+            None => None,
+        };
+        plan.remove_where(|n| n == CHECKSUM_META);
+        match (requested, kept) {
+            (None, Some(c)) => {
+                plan.set(CHECKSUM_META, &String::from(c.clone()))?;
+                ctx.copied_checksum = Some(c);
+            }
+            (Some(a), Some(c)) if a == c.algorithm => {
+                plan.set(CHECKSUM_META, &String::from(c.clone()))?;
+                ctx.copied_checksum = Some(c);
+            }
+            (Some(algorithm), _) => {
+                let upload = UploadChecksum {
+                    algorithm,
+                    kind: crate::s3::object_checksum::ChecksumType::FullObject,
+                };
+                plan.set(CHECKSUM_META, &StoredChecksum::declared(upload))?;
+                ctx.copy_checksum = Some(algorithm);
+            }
+            (None, None) => {}
+        }
+        Ok(())
     }
 
     /// DeleteObjects: each key is a DeleteObject of its own to authorize (the bucket policy on
@@ -754,7 +803,22 @@ impl Gateway {
                     }
                 }
             }
-            if copies_metadata || !conditions.is_empty() {
+            // A copy keeps its source's checksum (S3: unless it names another algorithm,
+            // which the gateway then computes as it copies).
+            let requested_checksum = match plan.get("x-amz-checksum-algorithm").map(str::trim) {
+                _ if ctx.op != S3Op::CopyObject => None,
+                None => None,
+                Some(name) => Some(
+                    ChecksumAlgorithm::from_name(&name.to_ascii_uppercase()).ok_or_else(|| {
+                        s3_error!(
+                            InvalidRequest,
+                            "Value for x-amz-checksum-algorithm header is invalid: {name:?}."
+                        )
+                    })?,
+                ),
+            };
+            plan.remove_where(|n| n == "x-amz-checksum-algorithm");
+            if ctx.op == S3Op::CopyObject || copies_metadata || !conditions.is_empty() {
                 // An SSE-C source is read with the key the client gave for it.
                 let sse_c = plan.sse_c_key(true);
                 let head = self
@@ -784,6 +848,17 @@ impl Gateway {
                     for (name, value) in super::acl::replacement_headers(&head.headers, acl) {
                         plan.set(&name, &value)?;
                     }
+                }
+                if ctx.op == S3Op::CopyObject {
+                    self.copy_checksum(
+                        ctx,
+                        &mut plan,
+                        source,
+                        &head.headers,
+                        &etag,
+                        requested_checksum,
+                    )
+                    .await?;
                 }
             }
         }

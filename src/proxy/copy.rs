@@ -6,10 +6,14 @@
 use http::{HeaderName, Method};
 
 use super::Gateway;
+use super::ctx::RequestCtx;
 use super::respond::Answer;
+use crate::auth::checksum::Checksum;
 use crate::s3::copy_source::CopySource;
 use crate::s3::error::S3Error;
+use crate::s3::object_checksum::{ChecksumType, ObjectChecksum};
 use crate::s3::op::S3Op;
+use crate::s3::request::S3Request;
 use crate::s3::tags::TagSet;
 use crate::s3::uri;
 use crate::s3_error;
@@ -48,11 +52,12 @@ impl Gateway {
     /// of the plan's object (or part), and answers as S3 answers the copy.
     pub(super) async fn copy_itself(
         &self,
-        op: S3Op,
+        ctx: &RequestCtx,
+        request: &S3Request,
         source: &CopySource,
         plan: &ForwardPlan,
-        request_id: &str,
     ) -> Result<Answer, S3Error> {
+        let (op, request_id) = (ctx.op, ctx.request_id.as_str());
         let mut source_path = format!(
             "/{}/{}",
             uri::encode_component(&source.bucket),
@@ -90,6 +95,7 @@ impl Gateway {
         if let Some(tags) = &rendered_tags {
             write.push(("x-amz-tagging", tags));
         }
+        let mut digest = ctx.copy_checksum.map(Checksum::new);
         let copied = self
             .client
             .copy(
@@ -104,6 +110,7 @@ impl Gateway {
                     headers: &write,
                 },
                 MAX_COPY_SOURCE,
+                digest.as_mut(),
             )
             .await?;
         let (source_headers, dest) = match copied {
@@ -138,12 +145,41 @@ impl Gateway {
             .and_then(|d| httpdate::parse_http_date(&d).ok())
             .unwrap_or_else(std::time::SystemTime::now);
         let modified = iso8601(modified);
+        // The checksum computed on the way is recorded by the ETag the backend gave the copy.
+        let checksum = match (ctx.copy_checksum, digest) {
+            (Some(algorithm), Some(digest)) => {
+                let checksum = ObjectChecksum {
+                    algorithm,
+                    kind: ChecksumType::FullObject,
+                    value: digest.finish_base64(),
+                };
+                let (bucket, key) = (
+                    request.bucket.as_deref().unwrap_or_default(),
+                    request.key.as_deref().unwrap_or_default(),
+                );
+                match self
+                    .state
+                    .set_object_checksum(bucket, key, etag.trim_matches('"'), &checksum)
+                    .await
+                {
+                    Ok(()) => Some(checksum),
+                    Err(e) => {
+                        tracing::warn!(request_id, "could not record a copy's checksum: {e}");
+                        None
+                    }
+                }
+            }
+            _ => ctx.copied_checksum.clone(),
+        };
         let element = match op {
             S3Op::UploadPartCopy => "CopyPartResult",
             _ => "CopyObjectResult",
         };
+        let checksum = checksum
+            .map(|c| quirks::checksum_elements(&c))
+            .unwrap_or_default();
         let body = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{element} xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LastModified>{modified}</LastModified><ETag>{}</ETag></{element}>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{element} xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LastModified>{modified}</LastModified><ETag>{}</ETag>{checksum}</{element}>",
             quick_xml::escape::escape(etag.as_str())
         );
         let mut answer = Answer::new(200, "application/xml", bytes::Bytes::from(body));

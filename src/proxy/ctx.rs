@@ -53,6 +53,11 @@ pub struct RequestCtx {
     pub backend_code: Option<Box<str>>,
     /// A listing asked for `encoding-type=url` (the gateway encodes it).
     pub url_encode_listing: bool,
+    /// A CopyObject's destination checksum kept from its source (answered in the result).
+    pub copied_checksum: Option<crate::s3::object_checksum::ObjectChecksum>,
+    /// A CopyObject names a checksum algorithm its source has no value for: the gateway
+    /// copies itself and computes it.
+    pub copy_checksum: Option<crate::auth::checksum::ChecksumAlgorithm>,
     /// Counts this request as in flight until the context is dropped.
     _in_flight: super::shutdown::RequestGuard,
 }
@@ -90,6 +95,8 @@ impl RequestCtx {
             error: None,
             backend_code: None,
             url_encode_listing: false,
+            copied_checksum: None,
+            copy_checksum: None,
             _in_flight: in_flight,
         }
     }

@@ -701,7 +701,9 @@ impl Gateway {
         if matches!(ctx.op, S3Op::CopyObject | S3Op::UploadPartCopy)
             && resp.status == http::StatusCode::OK
         {
-            return Some(quirks::BodyFix::QuoteEtag);
+            return Some(quirks::BodyFix::CopyResult {
+                checksum: ctx.copied_checksum.clone(),
+            });
         }
         None
     }

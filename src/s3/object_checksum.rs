@@ -109,9 +109,10 @@ impl UploadChecksum {
 }
 
 /// The checksum recorded with an object: [`crate::state::CHECKSUM_META`] holds either
-/// `<ALGORITHM> <base64>` (a single upload: the whole object's) or, for a multipart upload,
-/// `<ALGORITHM> <TYPE>` (the declaration; the value is known only at completion and is kept
-/// in the gateway's state).
+/// `<ALGORITHM> <base64>` (a single upload: the whole object's), `<ALGORITHM> <TYPE> <value>`
+/// (a copy's, kept from its source, which may have been a multipart object's), or
+/// `<ALGORITHM> <TYPE>` (a declaration: the value is known only once the object is complete,
+/// a multipart upload or a copy the gateway computes, and is kept in the gateway's state).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoredChecksum {
     Value(ObjectChecksum),
@@ -122,6 +123,13 @@ impl StoredChecksum {
     pub fn parse(meta: &str) -> Option<Self> {
         let (algorithm, rest) = meta.split_once(' ')?;
         let algorithm = ChecksumAlgorithm::from_name(algorithm)?;
+        if let Some((kind, value)) = rest.split_once(' ') {
+            return Some(StoredChecksum::Value(ObjectChecksum {
+                algorithm,
+                kind: ChecksumType::from_name(kind)?,
+                value: value.to_owned(),
+            }));
+        }
         Some(match ChecksumType::from_name(rest) {
             Some(kind) => StoredChecksum::Declared(UploadChecksum { algorithm, kind }),
             None => StoredChecksum::Value(ObjectChecksum {
@@ -449,6 +457,11 @@ mod tests {
         };
         let json = serde_json::to_string(&object).unwrap();
         assert_eq!(json, "\"CRC32C COMPOSITE abc=-2\"");
+        // A copy's, kept from its source in the same form.
+        assert_eq!(
+            StoredChecksum::parse(&String::from(object.clone())),
+            Some(StoredChecksum::Value(object.clone()))
+        );
         assert_eq!(
             serde_json::from_str::<ObjectChecksum>(&json).unwrap(),
             object

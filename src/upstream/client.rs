@@ -206,6 +206,7 @@ impl BackendClient {
         source: Leg<'_>,
         dest: Leg<'_>,
         max_length: u64,
+        mut digest: Option<&mut crate::auth::checksum::Checksum>,
     ) -> Result<Copied, S3Error> {
         let failed = |e: Box<pingora::Error>| {
             s3_error!(
@@ -278,6 +279,9 @@ impl BackendClient {
                     InternalError,
                     "Backend copy: the source sent more than its length."
                 ));
+            }
+            if let Some(digest) = digest.as_deref_mut() {
+                digest.update(&chunk);
             }
             writer
                 .write_request_body(chunk, false)

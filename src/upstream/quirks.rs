@@ -219,8 +219,9 @@ pub enum BodyFix {
         etag: Option<String>,
         checksum: Option<ObjectChecksum>,
     },
-    /// A CopyObjectResult or CopyPartResult: S3 quotes the `<ETag>` (RGW 16 does not).
-    QuoteEtag,
+    /// A CopyObjectResult or CopyPartResult: S3 quotes the `<ETag>` (RGW 16 does not), and
+    /// answers the copy's checksum (the gateway keeps it; backends may not).
+    CopyResult { checksum: Option<ObjectChecksum> },
     /// The whole body replaced by the gateway's own (an answer the backend got wrong).
     Replace(Bytes),
     /// A listing. `owner`: its `<Owner>` and `<Initiator>` name the bucket's owner at the
@@ -317,6 +318,16 @@ pub fn error_code(body: &[u8]) -> Option<&str> {
     text.contains("<Error>").then(|| element(text, "Code"))?
 }
 
+/// An object's checksum as S3 answers it in a result document.
+pub fn checksum_elements(c: &ObjectChecksum) -> String {
+    let name = c.algorithm.xml_element();
+    format!(
+        "<{name}>{}</{name}><ChecksumType>{}</ChecksumType>",
+        quick_xml::escape::escape(c.value.as_str()),
+        c.kind.name()
+    )
+}
+
 /// The document with its `<ETag>` quoted as S3 quotes it (an empty one stays empty).
 fn quote_etag(text: &str) -> String {
     match element(text, "ETag") {
@@ -374,19 +385,19 @@ impl BodyFix {
                 if let Some(c) = checksum
                     && let Some(end) = text.rfind("</CompleteMultipartUploadResult>")
                 {
-                    let name = c.algorithm.xml_element();
-                    text.insert_str(
-                        end,
-                        &format!(
-                            "<{name}>{}</{name}><ChecksumType>{}</ChecksumType>",
-                            quick_xml::escape::escape(c.value.as_str()),
-                            c.kind.name()
-                        ),
-                    );
+                    text.insert_str(end, &checksum_elements(c));
                 }
                 text
             }
-            BodyFix::QuoteEtag => quote_etag(text),
+            BodyFix::CopyResult { checksum } => {
+                let mut text = quote_etag(text);
+                if let Some(c) = checksum
+                    && let Some(end) = text.rfind("</")
+                {
+                    text.insert_str(end, &checksum_elements(c));
+                }
+                text
+            }
             BodyFix::Replace(replacement) => return replacement.clone(),
             BodyFix::Listing { owner, url_encode } => {
                 let mut text = text.to_owned();
@@ -613,7 +624,7 @@ mod tests {
         assert!(is_backend_header("x-rgw-object-type") && !is_backend_header("etag"));
         let copy = br#"<CopyObjectResult><LastModified>x</LastModified><ETag>0cc175b9c0f1b6a831c399e269772661</ETag></CopyObjectResult>"#;
         assert_eq!(
-            std::str::from_utf8(&BodyFix::QuoteEtag.apply(copy)).unwrap(),
+            std::str::from_utf8(&BodyFix::CopyResult { checksum: None }.apply(copy)).unwrap(),
             r#"<CopyObjectResult><LastModified>x</LastModified><ETag>&quot;0cc175b9c0f1b6a831c399e269772661&quot;</ETag></CopyObjectResult>"#
         );
         let listing = br#"<ListVersionsResult><Name>b</Name><DeleteMarker><Key>a&amp;b</Key><VersionId>m1</VersionId><IsLatest>true</IsLatest></DeleteMarker><Version><Key>a&amp;b</Key><VersionId>v1</VersionId><IsLatest>false</IsLatest></Version></ListVersionsResult>"#;
@@ -639,7 +650,12 @@ mod tests {
             2
         );
         let quoted = br#"<CopyPartResult><ETag>&quot;abc&quot;</ETag></CopyPartResult>"#;
-        assert_eq!(BodyFix::QuoteEtag.apply(quoted).as_ref(), quoted);
+        assert_eq!(
+            BodyFix::CopyResult { checksum: None }
+                .apply(quoted)
+                .as_ref(),
+            quoted
+        );
     }
 
     #[test]

@@ -245,6 +245,20 @@ async fn trailing_checksums_are_verified() {
     let (status, body) = send(&req.headers, &path, &req.body, false);
     assert_eq!(status, 200, "{body}");
     assert!(object_exists(&b, "ok.txt").await);
+    // The trailer's checksum is kept with the object, as a header's is.
+    let head = client(MAIN)
+        .head_object()
+        .bucket(&b)
+        .key("ok.txt")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_crc32(), Some(crc32_base64(&data).as_str()));
+    assert_eq!(
+        head.checksum_type(),
+        Some(&aws_sdk_s3::types::ChecksumType::FullObject)
+    );
 
     let path = format!("/{b}/bad.txt");
     let req = unsigned_trailer_put(&host, &path, &data, &crc32_base64(b"something else"));

@@ -61,6 +61,14 @@ impl BodyVerifier {
         }
     }
 
+    /// The algorithm of a checksum that follows the body (an aws-chunked trailer's).
+    pub fn trailer_algorithm(&self) -> Option<ChecksumAlgorithm> {
+        match self {
+            BodyVerifier::Chunked(d) => d.trailer_algorithm(),
+            _ => None,
+        }
+    }
+
     /// The checksum (algorithm and base64 value) the body was verified against, once it was.
     pub fn verified_checksum(&self) -> Option<(ChecksumAlgorithm, String)> {
         let (alg, value) = match self {

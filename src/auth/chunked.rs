@@ -128,6 +128,11 @@ impl ChunkedDecoder {
         self
     }
 
+    /// The algorithm of the checksum the trailer will carry (`x-amz-trailer`).
+    pub fn trailer_algorithm(&self) -> Option<ChecksumAlgorithm> {
+        self.trailer_expected
+    }
+
     /// The checksum given as a header, known before the body (a trailer's comes after it).
     pub fn header_checksum(&self) -> Option<(ChecksumAlgorithm, &str)> {
         self.header_expected.as_ref().map(|(a, v)| (*a, v.as_str()))

@@ -958,6 +958,17 @@ impl Gateway {
         {
             plan.set(CHECKSUM_META, &format!("{} {value}", algorithm.name()))?;
         }
+        // A trailer's checksum is known only after the body: the object declares it, and the
+        // verified value is recorded by the ETag the backend gives the object.
+        if ctx.op == S3Op::PutObject
+            && let Some(algorithm) = verifier.as_ref().and_then(|v| v.trailer_algorithm())
+        {
+            let upload = UploadChecksum {
+                algorithm,
+                kind: crate::s3::object_checksum::ChecksumType::FullObject,
+            };
+            plan.set(CHECKSUM_META, &StoredChecksum::declared(upload))?;
+        }
         // A multipart upload's declared checksum is kept with it: the object's checksum is
         // combined from the parts' at completion.
         if ctx.op == S3Op::CreateMultipartUpload

@@ -132,6 +132,49 @@ impl Gateway {
             .ok()?
     }
 
+    /// After the backend stored an object whose checksum came in a trailer (after the
+    /// body, so after its metadata), records the verified value by the object's ETag, before
+    /// the client hears the object exists.
+    pub(super) async fn record_trailer_checksum(&self, ctx: &RequestCtx, resp: &ResponseHeader) {
+        if ctx.op != S3Op::PutObject || resp.status != http::StatusCode::OK {
+            return;
+        }
+        let trailer = ctx
+            .body_verifier
+            .as_ref()
+            .and_then(|v| v.trailer_algorithm());
+        let record = || {
+            let (algorithm, value) = ctx.checksum.clone()?;
+            let request = ctx.request.as_ref()?;
+            let etag = resp.headers.get(http::header::ETAG)?.to_str().ok()?;
+            let checksum = ObjectChecksum {
+                algorithm,
+                kind: ChecksumType::FullObject,
+                value,
+            };
+            Some((
+                request.bucket.clone()?,
+                request.key.clone()?,
+                etag.trim_matches('"').to_owned(),
+                checksum,
+            ))
+        };
+        if trailer.is_none() {
+            return;
+        }
+        let Some((bucket, key, etag, checksum)) = record() else {
+            return;
+        };
+        if let Err(e) = self
+            .state
+            .set_object_checksum(&bucket, &key, &etag, &checksum)
+            .await
+        {
+            // Reads then answer no checksum for the object, never a wrong one.
+            tracing::warn!(request_id = %ctx.request_id, "could not record a trailer checksum: {e}");
+        }
+    }
+
     /// After the backend stored a part whose body matched a checksum, records it for the
     /// upload's completion (the backend need not keep checksums).
     pub(super) async fn record_part_checksum(&self, ctx: &RequestCtx, resp: &ResponseHeader) {

@@ -919,6 +919,7 @@ impl ProxyHttp for Gateway {
         self.answer_checksum(session, resp, ctx, stored_checksum)
             .await?;
         self.record_part_checksum(ctx, resp).await;
+        self.record_trailer_checksum(ctx, resp).await;
         // Nothing is allocated when there is nothing to drop (the common case).
         while let Some(name) = resp
             .headers

@@ -33,6 +33,9 @@ fn doc_user() -> User {
 fn backend() -> Backend {
     Backend::new(BackendConfig {
         kind: BackendKind::Rgw,
+        capabilities: std::sync::Arc::new(
+            bucketgate::upstream::backends::Capabilities::of(BackendKind::Rgw).expect("rgw table"),
+        ),
         tls: false,
         host: "127.0.0.1".into(),
         port: 7480,

@@ -70,6 +70,16 @@ fn main() -> ExitCode {
                     c.backend.authority(),
                     p.name
                 );
+                let caps = &c.backend.capabilities;
+                println!(
+                    "backend kind {} ({}, backends/{}.toml)",
+                    c.backend.kind.as_str(),
+                    caps.name,
+                    c.backend.kind.as_str()
+                );
+                for line in caps.gateway_fills_in() {
+                    println!("  the gateway {line}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -1915,3 +1915,118 @@ async fn part_copies_of_public_sources_are_pinned() {
         .unwrap_err();
     assert_eq!(denied.code(), Some("AccessDenied"));
 }
+
+/// Integrity never depends on the backend: a body that is not the one whose hash the client
+/// signed (a tampered or corrupted body, a wrong Content-MD5) is refused by the gateway before
+/// anything is stored, whether the backend would check it or not (RGW 16 and SeaweedFS store
+/// a PutObject whose `x-amz-content-sha256` does not match its body).
+#[tokio::test]
+async fn bodies_that_do_not_match_their_signed_hash_are_never_stored() {
+    // RGW checks both itself; as a `generic` backend the gateway assumes it does not, and
+    // checks them on the way.
+    tampered_bodies_are_refused(env("payload-hash")).await;
+    let generic = Cleanup::new("payload-hash-gen");
+    let system = bucket_name("payload-hash-gen-sys");
+    let (gw, relay) = spawn_gateway_with_relay_using(|config| {
+        with_system_bucket(&config, &system).replace("kind = \"rgw\"", "kind = \"generic\"")
+    });
+    let e = Env {
+        main: client_for(&gw, MAIN),
+        alt: client_for(&gw, ALT),
+        gw,
+        relay,
+        tag: "payload-hash-gen".into(),
+        system,
+        _cleanup: generic,
+    };
+    tampered_bodies_are_refused(e).await;
+}
+
+async fn tampered_bodies_are_refused(e: Env) {
+    let (mb, _) = buckets(&e).await;
+    let body = b"the body that travelled".repeat(4096);
+    let signed_for = sha256_hex(b"the body that was signed");
+
+    for (op, target) in [
+        ("PutObject", format!("/{mb}/tampered.bin")),
+        ("UploadPart", String::new()),
+    ] {
+        let target = if op == "UploadPart" {
+            let upload = e
+                .main
+                .create_multipart_upload()
+                .bucket(&mb)
+                .key("tampered-part.bin")
+                .send()
+                .await
+                .unwrap();
+            format!(
+                "/{mb}/tampered-part.bin?partNumber=1&uploadId={}",
+                upload.upload_id().unwrap()
+            )
+        } else {
+            target
+        };
+        let (status, _, answer) =
+            signed_request(&e.gw, MAIN, "PUT", &target, &[], &[], &signed_for, &body);
+        assert_eq!(
+            (status, code(&answer)),
+            (400, Some("XAmzContentSHA256Mismatch")),
+            "{op}: {answer}"
+        );
+    }
+    assert_eq!(read(&e.main, &mb, "tampered.bin").await, None);
+    let parts = e
+        .main
+        .list_multipart_uploads()
+        .bucket(&mb)
+        .send()
+        .await
+        .unwrap();
+    for upload in parts.uploads() {
+        let listed = e
+            .main
+            .list_parts()
+            .bucket(&mb)
+            .key(upload.key().unwrap())
+            .upload_id(upload.upload_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(listed.parts().is_empty(), "a tampered part was stored");
+    }
+
+    // A Content-MD5 that is not the body's is refused the same way.
+    let md5 = md5_base64(b"another body");
+    let (status, _, answer) = signed(
+        &e.gw,
+        MAIN,
+        "PUT",
+        &format!("/{mb}/wrong-md5.bin"),
+        &[("content-md5", &md5)],
+        &[],
+        &body,
+    );
+    assert_eq!(
+        (status, code(&answer)),
+        (400, Some("BadDigest")),
+        "{answer}"
+    );
+    assert_eq!(read(&e.main, &mb, "wrong-md5.bin").await, None);
+
+    // The body that was signed goes through.
+    let (status, _, answer) = signed(
+        &e.gw,
+        MAIN,
+        "PUT",
+        &format!("/{mb}/good.bin"),
+        &[],
+        &[],
+        &body,
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        read(&e.main, &mb, "good.bin").await.as_deref(),
+        Some(body.as_slice())
+    );
+}

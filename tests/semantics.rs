@@ -1092,7 +1092,10 @@ async fn part_numbers_answer_as_s3() {
             .unwrap_err()
             .into_service_error();
         assert_eq!(e.code(), Some("NotImplemented"), "GET part {n}");
-        assert!(e.message().unwrap_or_default().contains("rgw"), "{e:?}");
+        assert!(
+            e.message().unwrap_or_default().contains("Ceph RGW"),
+            "{e:?}"
+        );
     }
     let e = main
         .get_object()

@@ -19,7 +19,7 @@ use crate::s3_error;
 pub enum BodyVerifier {
     // Boxed: hashing state dwarfs the form extractor.
     Chunked(Box<ChunkedDecoder>),
-    Checksum(Box<BodyChecksum>),
+    Whole(Box<WholeBody>),
     /// A browser POST form: only the file part's content goes on.
     Form(FileExtractor),
 }
@@ -35,7 +35,7 @@ impl BodyVerifier {
         let mut out = match (&mut *self, piece) {
             (_, None) => Bytes::new(),
             (BodyVerifier::Chunked(d), Some(p)) => d.feed(p)?,
-            (BodyVerifier::Checksum(c), Some(p)) => c.feed(p),
+            (BodyVerifier::Whole(w), Some(p)) => w.feed(p),
             (BodyVerifier::Form(f), Some(p)) => f.feed(p)?,
         };
         if end_of_stream {
@@ -56,7 +56,7 @@ impl BodyVerifier {
     pub fn claimed_checksum(&self) -> Option<(ChecksumAlgorithm, &str)> {
         match self {
             BodyVerifier::Chunked(d) => d.header_checksum(),
-            BodyVerifier::Checksum(c) => Some(c.claimed()),
+            BodyVerifier::Whole(w) => w.claimed(),
             BodyVerifier::Form(_) => None,
         }
     }
@@ -73,7 +73,7 @@ impl BodyVerifier {
     pub fn verified_checksum(&self) -> Option<(ChecksumAlgorithm, String)> {
         let (alg, value) = match self {
             BodyVerifier::Chunked(d) => d.verified_checksum()?,
-            BodyVerifier::Checksum(c) => c.verified()?,
+            BodyVerifier::Whole(w) => w.verified()?,
             BodyVerifier::Form(_) => return None,
         };
         Some((alg, value.to_owned()))
@@ -82,7 +82,7 @@ impl BodyVerifier {
     fn finish(&mut self) -> Result<Bytes, S3Error> {
         match self {
             BodyVerifier::Chunked(d) => d.finish(),
-            BodyVerifier::Checksum(c) => c.finish(),
+            BodyVerifier::Whole(w) => w.finish(),
             BodyVerifier::Form(f) => f.finish(),
         }
     }
@@ -142,6 +142,118 @@ pub fn chunked_decoder(
     })
 }
 
+/// The `Content-MD5` a request declares, decoded (`InvalidDigest` if it is not an MD5).
+fn declared_md5(headers: &HeaderMap) -> Result<Option<Vec<u8>>, S3Error> {
+    let Some(md5) = headers.get("content-md5") else {
+        return Ok(None);
+    };
+    md5.to_str()
+        .ok()
+        .and_then(|v| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.trim())
+                .ok()
+        })
+        .filter(|d| d.len() == 16)
+        .map(Some)
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidDigest,
+                "The Content-MD5 you specified is not valid base64 of 16 bytes."
+            )
+        })
+}
+
+fn md5_mismatch() -> S3Error {
+    s3_error!(
+        BadDigest,
+        "The Content-MD5 you specified did not match what we received."
+    )
+}
+
+fn payload_mismatch() -> S3Error {
+    s3_error!(
+        XAmzContentSHA256Mismatch,
+        "The provided 'x-amz-content-sha256' header does not match what was computed."
+    )
+}
+
+/// The digests a whole (not aws-chunked) body is checked against as it streams: its
+/// `x-amz-checksum-*` header's, and, where the backend would not check them, the signed
+/// payload hash and `Content-MD5`. The newest piece is held back until all of them match, so
+/// a body that does not never completes upstream.
+pub struct WholeBody {
+    checksum: Option<BodyChecksum>,
+    payload: Option<(Sha256, String)>,
+    md5: Option<(Md5, Vec<u8>)>,
+    held: Option<Bytes>,
+}
+
+impl WholeBody {
+    /// The checks a request's headers call for; `payload_hash`: the signed hash the gateway
+    /// checks itself, `check_md5`: whether it checks `Content-MD5` itself.
+    pub fn new(
+        headers: &HeaderMap,
+        payload_hash: Option<&str>,
+        check_md5: bool,
+    ) -> Result<Option<WholeBody>, S3Error> {
+        let checksum = BodyChecksum::from_headers(headers)?;
+        let payload = payload_hash.map(|h| (Sha256::new(), h.to_ascii_lowercase()));
+        let md5 = match check_md5 {
+            true => declared_md5(headers)?.map(|d| (Md5::new(), d)),
+            false => None,
+        };
+        if checksum.is_none() && payload.is_none() && md5.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(WholeBody {
+            checksum,
+            payload,
+            md5,
+            held: None,
+        }))
+    }
+
+    pub fn claimed(&self) -> Option<(ChecksumAlgorithm, &str)> {
+        self.checksum.as_ref().map(BodyChecksum::claimed)
+    }
+
+    pub fn verified(&self) -> Option<(ChecksumAlgorithm, &str)> {
+        self.checksum.as_ref()?.verified()
+    }
+
+    fn feed(&mut self, piece: Bytes) -> Bytes {
+        if let Some((h, _)) = &mut self.payload {
+            h.update(&piece);
+        }
+        if let Some((h, _)) = &mut self.md5 {
+            h.update(&piece);
+        }
+        match &mut self.checksum {
+            Some(c) => c.feed(piece),
+            None => self.held.replace(piece).unwrap_or_default(),
+        }
+    }
+
+    fn finish(&mut self) -> Result<Bytes, S3Error> {
+        if let Some((h, expected)) = self.payload.take() {
+            let computed = hex::encode(h.finalize());
+            if !bool::from(computed.as_bytes().ct_eq(expected.as_bytes())) {
+                return Err(payload_mismatch());
+            }
+        }
+        if let Some((h, expected)) = self.md5.take()
+            && h.finalize().as_slice() != expected.as_slice()
+        {
+            return Err(md5_mismatch());
+        }
+        match &mut self.checksum {
+            Some(c) => c.finish(),
+            None => Ok(self.held.take().unwrap_or_default()),
+        }
+    }
+}
+
 /// Checks a body the gateway read whole (a control document it acts on) against everything
 /// the client declared about it — the signed `x-amz-content-sha256` (a hex hash, or the
 /// aws-chunked framing and its chunk signatures), `Content-MD5` and `x-amz-checksum-*` — and
@@ -155,10 +267,7 @@ pub fn verify_control_body(
         PayloadHash::Sha256(expected) => {
             let computed = hex::encode(Sha256::digest(&body));
             if !bool::from(computed.as_bytes().ct_eq(expected.as_bytes())) {
-                return Err(s3_error!(
-                    XAmzContentSHA256Mismatch,
-                    "The provided 'x-amz-content-sha256' header does not match what was computed."
-                ));
+                return Err(payload_mismatch());
             }
             body
         }
@@ -170,31 +279,13 @@ pub fn verify_control_body(
         }
         PayloadHash::Unsigned => body,
     };
-    if let Some(md5) = headers.get("content-md5") {
-        let expected = md5
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(v.trim())
-                    .ok()
-            })
-            .filter(|d| d.len() == 16)
-            .ok_or_else(|| {
-                s3_error!(
-                    InvalidDigest,
-                    "The Content-MD5 you specified is not valid base64 of 16 bytes."
-                )
-            })?;
-        if Md5::digest(&content).as_slice() != expected.as_slice() {
-            return Err(s3_error!(
-                BadDigest,
-                "The Content-MD5 you specified did not match what we received."
-            ));
-        }
+    if let Some(expected) = declared_md5(headers)?
+        && Md5::digest(&content).as_slice() != expected.as_slice()
+    {
+        return Err(md5_mismatch());
     }
-    if let Some(checksum) = BodyChecksum::from_headers(headers)? {
-        BodyVerifier::Checksum(Box::new(checksum)).verify_whole(content.clone())?;
+    if let Some(whole) = WholeBody::new(headers, None, false)? {
+        BodyVerifier::Whole(Box::new(whole)).verify_whole(content.clone())?;
     }
     Ok(content)
 }
@@ -220,6 +311,38 @@ fn join(a: Bytes, b: Bytes) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_bodies_are_held_until_the_signed_hash_and_md5_match() {
+        let body = Bytes::from_static(b"the body that travelled");
+        let signed = hex::encode(Sha256::digest(b"the body that was signed"));
+        let mut w = WholeBody::new(&HeaderMap::new(), Some(&signed), true)
+            .unwrap()
+            .unwrap();
+        assert!(w.feed(body.clone()).is_empty(), "the last piece waits");
+        assert_eq!(
+            w.finish().unwrap_err().code().as_str(),
+            "XAmzContentSHA256Mismatch"
+        );
+        let own = hex::encode(Sha256::digest(&body));
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(b"other"));
+        let h = header_map(&[("content-md5", &md5)]);
+        let mut w = WholeBody::new(&h, Some(&own), true).unwrap().unwrap();
+        w.feed(body.clone());
+        assert_eq!(w.finish().unwrap_err().code().as_str(), "BadDigest");
+        let mut w = WholeBody::new(&HeaderMap::new(), Some(&own), true)
+            .unwrap()
+            .unwrap();
+        assert!(w.feed(body.slice(..5)).is_empty());
+        let first = w.feed(body.slice(5..));
+        assert_eq!(join(first, w.finish().unwrap()), body);
+        // Nothing to check: no verifier.
+        assert!(
+            WholeBody::new(&HeaderMap::new(), None, true)
+                .unwrap()
+                .is_none()
+        );
+    }
     use crate::auth::credentials::header_map;
 
     const DENY: &[u8] = br#"{"Statement":[{"Effect":"Deny"}]}"#;

@@ -494,8 +494,16 @@ fn validate_backend(raw: RawBackend, base: &Path, p: &mut Problems) -> Option<Ba
     if p.0.len() != before {
         return None;
     }
+    let capabilities = match crate::upstream::backends::Capabilities::of(raw.kind) {
+        Ok(c) => std::sync::Arc::new(c),
+        Err(e) => {
+            p.add("backend.kind", &e);
+            return None;
+        }
+    };
     Some(BackendConfig {
         kind: raw.kind,
+        capabilities,
         tls,
         host,
         port,

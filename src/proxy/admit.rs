@@ -14,8 +14,7 @@ use pingora::proxy::Session;
 use super::Gateway;
 use super::ctx::{PostUpload, RequestCtx};
 use super::respond::Answer;
-use crate::auth::body::{BodyVerifier, chunked_decoder, verify_control_body};
-use crate::auth::checksum::BodyChecksum;
+use crate::auth::body::{BodyVerifier, WholeBody, chunked_decoder, verify_control_body};
 use crate::auth::checksum::ChecksumAlgorithm;
 use crate::auth::sigv4::{self, SignedParts};
 use crate::auth::{self, AuthScheme, Identity, PayloadHash, post_policy};
@@ -699,6 +698,27 @@ impl Gateway {
         {
             plan.set(ACL_META, "public-read")?;
         }
+        // What the backend lacks is refused by name, never passed on to fail in its own way
+        // (or, worse, to succeed without it).
+        let caps = &self.backend.config().capabilities;
+        let sse_c = plan.get(plan::SSE_C_HEADERS[0]).is_some()
+            || plan
+                .get("x-amz-copy-source-server-side-encryption-customer-algorithm")
+                .is_some();
+        if sse_c && !caps.features.sse_c {
+            return Err(s3_error!(
+                NotImplemented,
+                "SSE-C (x-amz-server-side-encryption-customer-*) is not supported with the {} storage backend.",
+                caps.name
+            ));
+        }
+        if ctx.op == S3Op::PutBucketVersioning && !caps.features.versioning {
+            return Err(s3_error!(
+                NotImplemented,
+                "Bucket versioning is not supported with the {} storage backend.",
+                caps.name
+            ));
+        }
         if matches!(
             ctx.op,
             S3Op::ListObjects
@@ -720,7 +740,7 @@ impl Gateway {
         // A conditional write reaches the backend in the form it honours, or not at all.
         if matches!(ctx.op, S3Op::PutObject | S3Op::DeleteObject) {
             let conditions = quirks::conditional_write_headers(
-                self.backend.config().kind,
+                &self.backend.config().capabilities,
                 ctx.op,
                 plan.get("if-match"),
                 plan.get("if-none-match"),
@@ -740,7 +760,8 @@ impl Gateway {
             plan.set("x-amz-tagging", &tags.to_header())?;
         }
         if let Some(source) = &copy_source {
-            let header = quirks::copy_source_header(self.backend.config().kind, ctx.op, source);
+            let header =
+                quirks::copy_source_header(&self.backend.config().capabilities, ctx.op, source);
             plan.set("x-amz-copy-source", &header)?;
             // Backends ignore some copy-source conditions (RGW 16 all of them), so the gateway
             // decides them on the source it reads, then pins the copy to that version.
@@ -870,8 +891,8 @@ impl Gateway {
             && let Some(part) = request.query.get("partNumber")
         {
             let part = preconditions::part_number(part)?;
-            let kind = self.backend.config().kind;
-            let serves_parts = quirks::serves_part_numbers(kind);
+            let caps = &self.backend.config().capabilities;
+            let serves_parts = quirks::serves_part_numbers(caps);
             if part > 1 || !serves_parts {
                 let sse_c = plan.sse_c_key(false);
                 let head = self
@@ -892,7 +913,7 @@ impl Gateway {
                     return Err(s3_error!(
                         NotImplemented,
                         "Reading one part of a multipart object (partNumber) is not supported with the {} storage backend; use a Range request.",
-                        kind.as_str()
+                        caps.name
                     ));
                 }
             }
@@ -922,7 +943,8 @@ impl Gateway {
         }
         // The source pin, decided above, under the name the backend honours.
         if let Some(etag) = plan.get("x-amz-copy-source-if-match").map(str::to_owned) {
-            for name in quirks::copy_source_pin_headers(self.backend.config().kind, ctx.op) {
+            for name in quirks::copy_source_pin_headers(&self.backend.config().capabilities, ctx.op)
+            {
                 plan.set(name, &etag)?;
             }
         }
@@ -946,9 +968,21 @@ impl Gateway {
                 plan.content_length = Some(decoder.decoded_length());
                 Some(BodyVerifier::Chunked(Box::new(decoder)))
             }
-            _ => {
+            payload => {
                 plan.content_length = content_length(headers)?;
-                BodyChecksum::from_headers(headers)?.map(|c| BodyVerifier::Checksum(Box::new(c)))
+                // Integrity never rests on a backend that does not check: the gateway checks
+                // what it would not (see `backends/<kind>.toml`).
+                let verifies = self.backend.config().capabilities.verifies;
+                let streams_object = matches!(ctx.op, S3Op::PutObject | S3Op::UploadPart);
+                let payload_hash = match payload {
+                    PayloadHash::Sha256(hex) if streams_object && !verifies.payload_hash => {
+                        Some(hex.as_str())
+                    }
+                    _ => None,
+                };
+                let check_md5 = streams_object && !verifies.content_md5;
+                WholeBody::new(headers, payload_hash, check_md5)?
+                    .map(|w| BodyVerifier::Whole(Box::new(w)))
             }
         };
         // A checksum known before the body (a header's) is stored with the object: the body

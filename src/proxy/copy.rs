@@ -45,7 +45,7 @@ impl Gateway {
             .is_some()
             || plan.get(SSE_C_HEADERS[0]).is_some();
         let pinned = plan.get("x-amz-copy-source-if-match").is_some();
-        quirks::copies_itself(self.backend.config().kind, op, sse_c, pinned)
+        quirks::copies_itself(&self.backend.config().capabilities, op, sse_c, pinned)
     }
 
     /// Carries out CopyObject or UploadPartCopy as a read of `source` streamed into a write

@@ -514,7 +514,7 @@ impl Gateway {
         let headers = &session.req_header().headers;
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let conditions = quirks::conditional_write_headers(
-            self.backend.config().kind,
+            &self.backend.config().capabilities,
             S3Op::CompleteMultipartUpload,
             text("if-match"),
             text("if-none-match"),
@@ -931,7 +931,7 @@ impl ProxyHttp for Gateway {
         }
         if matches!(ctx.op, S3Op::GetObject | S3Op::HeadObject)
             && resp.status == http::StatusCode::NOT_FOUND
-            && !quirks::reports_delete_markers(self.backend.config().kind)
+            && !quirks::reports_delete_markers(&self.backend.config().capabilities)
             && !resp.headers.contains_key("x-amz-delete-marker")
         {
             // S3 says either way: `true` with the marker's version, or `false` (nothing is said

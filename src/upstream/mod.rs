@@ -2,9 +2,10 @@
 //!
 //! The client's credentials never reach the backend. Each forwarded request loses the client's
 //! `Authorization` (or presigned query parameters) and is signed anew with the one service
-//! credential, over the same payload hash the client signed, so the backend still verifies the
-//! body without the gateway hashing it.
+//! credential, over the same payload hash the client signed. A backend that verifies that hash
+//! (its capability table says so) checks the body; for any other, the gateway does.
 
+pub mod backends;
 pub mod client;
 #[cfg(feature = "embedded")]
 pub mod embedded;
@@ -33,22 +34,40 @@ const CLIENT_AUTH_HEADERS: &[&str] = &[
     "x-amz-security-token",
 ];
 
-/// Which S3 server the backend is: selects the corrections of its known quirks
-/// ([`quirks`]). `generic` assumes the S3 rules to the letter.
+/// Which S3 server the backend is: selects its capability and quirk table
+/// (`backends/<kind>.toml`, see [`backends::Capabilities`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
     /// Ceph RADOS Gateway (the engine DigitalOcean Spaces runs on).
     Rgw,
+    /// SeaweedFS's S3 gateway.
+    Seaweedfs,
+    /// The s3s project's file-system server (the embedded backend).
+    S3sFs,
+    /// Amazon S3.
+    Aws,
+    /// Any other S3 server: S3's rules assumed, bodies verified by the gateway.
     #[default]
     Generic,
 }
 
 impl BackendKind {
+    pub const ALL: [BackendKind; 5] = [
+        BackendKind::Rgw,
+        BackendKind::Seaweedfs,
+        BackendKind::S3sFs,
+        BackendKind::Aws,
+        BackendKind::Generic,
+    ];
+
     /// The name `[backend] kind` gives it (for messages that name the backend).
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Rgw => "rgw",
+            BackendKind::Seaweedfs => "seaweedfs",
+            BackendKind::S3sFs => "s3s-fs",
+            BackendKind::Aws => "aws",
             BackendKind::Generic => "generic",
         }
     }
@@ -58,6 +77,8 @@ impl BackendKind {
 #[derive(Debug, Clone)]
 pub struct BackendConfig {
     pub kind: BackendKind,
+    /// What this kind of backend does as S3 does (its `backends/<kind>.toml`).
+    pub capabilities: Arc<backends::Capabilities>,
     pub tls: bool,
     pub host: String,
     pub port: u16,

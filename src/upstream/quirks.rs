@@ -8,7 +8,7 @@ use crate::s3::copy_source::CopySource;
 use crate::s3::error::S3Error;
 use crate::s3::op::S3Op;
 use crate::s3_error;
-use crate::upstream::BackendKind;
+use crate::upstream::backends::Capabilities;
 
 /// The `x-amz-copy-source` value the backend gets for the source the gateway authorized.
 ///
@@ -18,10 +18,10 @@ use crate::upstream::BackendKind;
 /// second decoding bare (an invalid escape there aborts the radosgw process), and an encoded
 /// `?` in a key becomes a version selector. Encoding the whole canonical value once more lands
 /// both decodings on exactly the key and version the gateway authorized.
-pub fn copy_source_header(kind: BackendKind, op: S3Op, source: &CopySource) -> String {
+pub fn copy_source_header(caps: &Capabilities, op: S3Op, source: &CopySource) -> String {
     let header = source.to_header();
-    match (kind, op) {
-        (BackendKind::Rgw, S3Op::UploadPartCopy) => header.replace('%', "%25"),
+    match op {
+        S3Op::UploadPartCopy if caps.copies.part_source_encoded_twice => header.replace('%', "%25"),
         _ => header,
     }
 }
@@ -31,13 +31,12 @@ pub fn copy_source_header(kind: BackendKind, op: S3Op, source: &CopySource) -> S
 ///
 /// S3 rule: `x-amz-copy-source-if-match`. RGW 16's CopyObject reads it as
 /// `x-amz-copy-if-match` instead (and ignores the S3 name); its UploadPartCopy reads neither.
-pub fn copy_source_pin_headers(kind: BackendKind, op: S3Op) -> &'static [&'static str] {
-    match (kind, op) {
-        (BackendKind::Rgw, S3Op::CopyObject) => {
-            &["x-amz-copy-source-if-match", "x-amz-copy-if-match"]
-        }
-        _ => &["x-amz-copy-source-if-match"],
+pub fn copy_source_pin_headers(caps: &Capabilities, op: S3Op) -> Vec<&str> {
+    let mut names = vec!["x-amz-copy-source-if-match"];
+    if op == S3Op::CopyObject {
+        names.extend(caps.copies.source_pin_aliases.iter().map(String::as_str));
     }
+    names
 }
 
 /// Whether the gateway must carry out a copy itself (read the source, stream it into the
@@ -52,11 +51,9 @@ pub fn copy_source_pin_headers(kind: BackendKind, op: S3Op) -> &'static [&'stati
 /// source precondition copies that version or nothing (RGW 16's UploadPartCopy honours no
 /// source precondition, so a public source replaced after the gateway's decision would be
 /// copied).
-pub fn copies_itself(kind: BackendKind, op: S3Op, sse_c: bool, pinned: bool) -> bool {
-    match kind {
-        BackendKind::Rgw => sse_c || (op == S3Op::UploadPartCopy && pinned),
-        BackendKind::Generic => false,
-    }
+pub fn copies_itself(caps: &Capabilities, op: S3Op, sse_c: bool, pinned: bool) -> bool {
+    (sse_c && caps.copies.sse_c_by_gateway)
+        || (op == S3Op::UploadPartCopy && pinned && caps.copies.pinned_part_by_gateway)
 }
 
 /// The conditional-write headers (`If-Match`, `If-None-Match`) the backend gets for a write, as
@@ -70,7 +67,7 @@ pub fn copies_itself(kind: BackendKind, op: S3Op, sse_c: bool, pinned: bool) -> 
 /// PutObject but compares `If-Match` with the ETag unquoted (so a quoted one never matches),
 /// and ignores both on CompleteMultipartUpload and DeleteObject.
 pub fn conditional_write_headers(
-    kind: BackendKind,
+    caps: &Capabilities,
     op: S3Op,
     if_match: Option<&str>,
     if_none_match: Option<&str>,
@@ -92,25 +89,26 @@ pub fn conditional_write_headers(
     if if_match.is_none() && if_none_match.is_none() {
         return Ok(Vec::new());
     }
-    let honoured = match (kind, op) {
-        (BackendKind::Rgw, S3Op::PutObject) => true,
-        (BackendKind::Rgw, _) => false,
-        (BackendKind::Generic, _) => true,
+    let honoured = match op {
+        S3Op::PutObject => caps.conditional_writes.put_object,
+        S3Op::CompleteMultipartUpload => caps.conditional_writes.complete_multipart_upload,
+        S3Op::DeleteObject => caps.conditional_writes.delete_object,
+        _ => false,
     };
     if !honoured {
         return Err(s3_error!(
             NotImplemented,
             "Conditional {} (If-Match / If-None-Match) is not supported with the {} storage backend.",
             op.name(),
-            kind.as_str()
+            caps.name
         ));
     }
     let mut out = Vec::new();
     if let Some(v) = if_match {
         let v = v.trim();
-        let v = match kind {
-            BackendKind::Rgw => v.trim_matches('"').to_owned(),
-            BackendKind::Generic => v.to_owned(),
+        let v = match caps.conditional_writes.if_match_unquoted {
+            true => v.trim_matches('"').to_owned(),
+            false => v.to_owned(),
         };
         out.push(("if-match", v));
     }
@@ -125,11 +123,8 @@ pub fn conditional_write_headers(
 /// S3 rule: part N of a multipart object is that part's bytes. RGW 16 ignores the parameter
 /// and serves the whole object, a wrong answer the gateway refuses to pass on (it answers
 /// `501 NotImplemented` for such reads; part 1 of a single-part object is the object).
-pub fn serves_part_numbers(kind: BackendKind) -> bool {
-    match kind {
-        BackendKind::Rgw => false,
-        BackendKind::Generic => true,
-    }
+pub fn serves_part_numbers(caps: &Capabilities) -> bool {
+    caps.serves.part_numbers
 }
 
 /// The error code S3 gives where a backend gives another, for an operation's error answer.
@@ -162,11 +157,8 @@ pub fn renamed_error_code(
 
 /// Whether the backend says, on a 404 GET/HEAD, that the key's current version is a delete
 /// marker (S3 rule below). When it does not, the gateway asks with a version listing.
-pub fn reports_delete_markers(kind: BackendKind) -> bool {
-    match kind {
-        BackendKind::Rgw => false,
-        BackendKind::Generic => true,
-    }
+pub fn reports_delete_markers(caps: &Capabilities) -> bool {
+    caps.serves.delete_marker_headers
 }
 
 /// Whether a CompleteMultipartUpload answer left `<ETag>` empty (RGW 16 does), so the gateway
@@ -541,13 +533,18 @@ fn replace_element(text: &str, tag: &str, content: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::BackendKind;
+
+    fn caps(kind: BackendKind) -> Capabilities {
+        Capabilities::of(kind).unwrap()
+    }
 
     #[test]
     fn rgw_part_copies_encode_percent_twice() {
         let source = CopySource::parse("/bkt/50%2541%25real%20x").unwrap();
         assert_eq!(source.key, "50%41%real x");
         assert_eq!(
-            copy_source_header(BackendKind::Rgw, S3Op::UploadPartCopy, &source),
+            copy_source_header(&caps(BackendKind::Rgw), S3Op::UploadPartCopy, &source),
             "/bkt/50%252541%2525real%2520x"
         );
         // A `?` in the key stays part of the key through both decodings; a real version
@@ -555,12 +552,12 @@ mod tests {
         let question = CopySource::parse("/bkt/secret.txt%3FversionId=null").unwrap();
         assert_eq!(question.key, "secret.txt?versionId=null");
         assert_eq!(
-            copy_source_header(BackendKind::Rgw, S3Op::UploadPartCopy, &question),
+            copy_source_header(&caps(BackendKind::Rgw), S3Op::UploadPartCopy, &question),
             "/bkt/secret.txt%253FversionId%253Dnull"
         );
         let versioned = CopySource::parse("/bkt/k?versionId=v1").unwrap();
         assert_eq!(
-            copy_source_header(BackendKind::Rgw, S3Op::UploadPartCopy, &versioned),
+            copy_source_header(&caps(BackendKind::Rgw), S3Op::UploadPartCopy, &versioned),
             "/bkt/k?versionId=v1"
         );
         // CopyObject decodes once on RGW too; other backends follow the rule.
@@ -569,7 +566,7 @@ mod tests {
             (BackendKind::Generic, S3Op::UploadPartCopy),
         ] {
             assert_eq!(
-                copy_source_header(kind, op, &source),
+                copy_source_header(&caps(kind), op, &source),
                 "/bkt/50%2541%25real%20x"
             );
         }
@@ -689,7 +686,8 @@ mod tests {
     fn conditional_writes_reach_the_backend_in_its_form_or_are_refused() {
         use BackendKind::*;
         let w = |kind, op, m: Option<&str>, n: Option<&str>| {
-            conditional_write_headers(kind, op, m, n).map_err(|e| e.code().as_str().to_owned())
+            conditional_write_headers(&caps(kind), op, m, n)
+                .map_err(|e| e.code().as_str().to_owned())
         };
         assert_eq!(w(Rgw, S3Op::PutObject, None, None), Ok(vec![]));
         assert_eq!(

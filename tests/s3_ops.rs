@@ -76,7 +76,12 @@ async fn objects_put_get_head_range_conditional_copy_delete() {
         "double//slash",
         "q?mark#hash",
     ];
-    for key in keys {
+    // A backend that folds `a//b` into `a/b` refuses such keys (tests/listing.rs).
+    let keys: Vec<&str> = keys
+        .into_iter()
+        .filter(|k| !(backend_kind() == "seaweedfs" && k.contains("//")))
+        .collect();
+    for key in keys.iter().copied() {
         c.put_object()
             .bucket(&b)
             .key(key)

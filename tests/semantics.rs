@@ -215,7 +215,8 @@ async fn a_percent_in_a_copy_source_key_does_not_take_the_backend_down() {
         host.parse().unwrap(),
         &format_request("GET", "/", &[("host".into(), host.to_owned())], b""),
     );
-    assert_eq!(status, 200, "the backend still answers");
+    // Any answer will do (SeaweedFS refuses anonymous listings): the process is up.
+    assert!(status >= 200, "the backend still answers");
     // The part holds the source's bytes: both decodings landed on the authorized key.
     let etag = main
         .list_parts()
@@ -441,6 +442,12 @@ fn sse_c_key(seed: u8) -> (String, String) {
 /// to stream, as whole objects and as ranged parts.
 #[tokio::test]
 async fn sse_c_copies_work() {
+    if skipped_on(
+        "seaweedfs",
+        "SSE-C is refused there (backends/seaweedfs.toml)",
+    ) {
+        return;
+    }
     let main = client_for(own_gateway(), MAIN);
     let b = bucket_name("sem-ssec");
     main.create_bucket().bucket(&b).send().await.unwrap();
@@ -1093,7 +1100,7 @@ async fn part_numbers_answer_as_s3() {
             .into_service_error();
         assert_eq!(e.code(), Some("NotImplemented"), "GET part {n}");
         assert!(
-            e.message().unwrap_or_default().contains("Ceph RGW"),
+            e.message().unwrap_or_default().contains("storage backend"),
             "{e:?}"
         );
     }

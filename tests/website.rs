@@ -85,6 +85,12 @@ async fn fixture(test: &str) -> (aws_sdk_s3::Client, String) {
 
 #[tokio::test]
 async fn a_site_is_served_with_index_error_and_redirects() {
+    if skipped_on(
+        "seaweedfs",
+        "SeaweedFS does not keep x-amz-website-redirect-location, so redirect objects are plain objects",
+    ) {
+        return;
+    }
     let (c, b) = fixture("site").await;
     let (status, head, body) = visit(&b, "GET", "/", &[]);
     assert_eq!((status, body.as_str()), (200, "<h1>home</h1>"), "{head}");

@@ -15,6 +15,7 @@ pub struct Capabilities {
     pub name: String,
     pub verifies: Verifies,
     pub features: Features,
+    pub keys: Keys,
     pub serves: Serves,
     pub conditional_writes: ConditionalWrites,
     pub copies: Copies,
@@ -38,6 +39,14 @@ pub struct Verifies {
 pub struct Features {
     pub versioning: bool,
     pub sse_c: bool,
+}
+
+/// Object keys the backend stores as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    /// Keys with an empty path segment (`a//b`, a leading `/`, `/` alone) stay distinct keys.
+    pub empty_segments: bool,
 }
 
 /// Reads the backend answers as S3 does.
@@ -108,6 +117,9 @@ impl Capabilities {
         }
         if self.copies.pinned_part_by_gateway {
             out.push("carries out part copies pinned to a source version");
+        }
+        if !self.keys.empty_segments {
+            out.push("refuses keys with empty path segments ('a//b', '/x') (501)");
         }
         if !self.features.versioning {
             out.push("refuses versioning (501)");

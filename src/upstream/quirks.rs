@@ -323,7 +323,11 @@ pub fn checksum_elements(c: &ObjectChecksum) -> String {
 /// The document with its `<ETag>` quoted as S3 quotes it (an empty one stays empty).
 fn quote_etag(text: &str) -> String {
     match element(text, "ETag") {
-        Some(etag) if !etag.is_empty() && !etag.starts_with('"') && !etag.starts_with("&quot;") => {
+        // Quoted in any XML spelling (`&quot;`, `&#34;` from Go's encoder, a bare `"`).
+        Some(etag)
+            if !etag.is_empty()
+                && !quick_xml::escape::unescape(etag).is_ok_and(|e| e.starts_with('"')) =>
+        {
             replace_element(text, "ETag", Some(&format!("&quot;{etag}&quot;")))
         }
         _ => text.to_owned(),
@@ -401,6 +405,24 @@ impl BodyFix {
                     );
                     for tag in ["Owner", "Initiator"] {
                         text = map_all_elements(&text, tag, |_| inner.clone());
+                    }
+                    // Entries the backend answered without an owner (SeaweedFS's v1 listing)
+                    // get the one S3 gives them.
+                    for (entry, needs) in [
+                        ("Contents", &["Owner"][..]),
+                        ("Version", &["Owner"][..]),
+                        ("DeleteMarker", &["Owner"][..]),
+                        ("Upload", &["Initiator", "Owner"][..]),
+                    ] {
+                        text = map_all_elements(&text, entry, |content| {
+                            let mut content = content.to_owned();
+                            for tag in needs {
+                                if !content.contains(&format!("<{tag}>")) {
+                                    content.push_str(&format!("<{tag}>{inner}</{tag}>"));
+                                }
+                            }
+                            content
+                        });
                     }
                 }
                 if let Some(op) = url_encode {
@@ -629,7 +651,7 @@ mod tests {
         assert_eq!(current_delete_marker(listing, "a"), None);
         let live = br#"<ListVersionsResult><Version><Key>k</Key><VersionId>v2</VersionId><IsLatest>true</IsLatest></Version><DeleteMarker><Key>k</Key><VersionId>m1</VersionId><IsLatest>false</IsLatest></DeleteMarker></ListVersionsResult>"#;
         assert_eq!(current_delete_marker(live, "k"), None);
-        let listing = br#"<ListBucketResult><Contents><Key>a</Key><Owner><ID>svc</ID><DisplayName>Backend Service</DisplayName></Owner></Contents><Contents><Key>b</Key><Owner><ID>svc</ID></Owner></Contents></ListBucketResult>"#;
+        let listing = br#"<ListBucketResult><Contents><Key>a</Key><Owner><ID>svc</ID><DisplayName>Backend Service</DisplayName></Owner></Contents><Contents><Key>b</Key><Owner><ID>svc</ID></Owner></Contents><Contents><Key>c</Key></Contents></ListBucketResult>"#;
         let fixed = BodyFix::Listing {
             owner: Some(("main".into(), "Main & Co".into())),
             url_encode: None,
@@ -644,7 +666,20 @@ mod tests {
             fixed
                 .matches("<ID>main</ID><DisplayName>Main &amp; Co</DisplayName>")
                 .count(),
-            2
+            3
+        );
+        // SeaweedFS (Go's XML encoder) writes the quotes as &#34;.
+        let go = br#"<CompleteMultipartUploadResult><ETag>&#34;abc-2&#34;</ETag></CompleteMultipartUploadResult>"#;
+        let fixed = BodyFix::Complete {
+            checksum: None,
+            location: "l".into(),
+            etag: None,
+        }
+        .apply(go);
+        assert!(
+            std::str::from_utf8(&fixed)
+                .unwrap()
+                .contains("<ETag>&#34;abc-2&#34;</ETag>")
         );
         let quoted = br#"<CopyPartResult><ETag>&quot;abc&quot;</ETag></CopyPartResult>"#;
         assert_eq!(

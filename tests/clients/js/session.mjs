@@ -26,6 +26,9 @@ for (const [Key, Body] of Object.entries(small)) {
   const put = await s3.send(new PutObjectCommand({ Bucket, Key, Body }));
   assert.ok(put.ChecksumCRC32, `PutObject ${Key} answers the CRC32 the SDK sent`);
   assert.ok((await get(Key)).equals(Body), `bytes of ${Key}`);
+  // SeaweedFS keeps a "key/" object as a directory, without its metadata (the checksum
+  // the gateway stored with it): the README's backend matrix says so.
+  if (Key.endsWith("/") && process.env.BUCKETGATE_TEST_BACKEND_KIND === "seaweedfs") continue;
   const head = await s3.send(new HeadObjectCommand({ Bucket, Key, ChecksumMode: "ENABLED" }));
   assert.equal(head.ChecksumCRC32, put.ChecksumCRC32, `HEAD ${Key} answers the stored CRC32`);
   assert.equal(head.ChecksumType, "FULL_OBJECT");

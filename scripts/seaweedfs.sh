@@ -27,8 +27,11 @@ up() { curl -s -o /dev/null -m 2 "http://127.0.0.1:$S3_PORT/"; }
 
 if [ "$1" = stop ]; then
   if [ -f "$D/weed.pid" ]; then
-    kill "$(cat "$D/weed.pid")" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$(cat "$D/weed.pid")" 2>/dev/null || break; sleep 0.2; done
+    pid=$(cat "$D/weed.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    # Its ports must be free for the next start.
+    kill -9 "$pid" 2>/dev/null || true
   fi
   rm -rf "$D"
   exit 0

@@ -129,28 +129,6 @@ impl Checksum {
     }
 }
 
-/// Holds back the newest piece of a body (its end waits until everything verified) and
-/// returns what may go on now: the piece held before. The body's first byte goes on at once:
-/// a backend then never sees a body cut off before its first byte, which some (SeaweedFS)
-/// store as an empty object instead of discarding.
-pub fn hold_newest(held: &mut Option<Bytes>, mut piece: Bytes) -> Bytes {
-    match held.take() {
-        Some(previous) => {
-            *held = Some(piece);
-            previous
-        }
-        None if piece.len() > 1 => {
-            let first = piece.split_to(1);
-            *held = Some(piece);
-            first
-        }
-        None => {
-            *held = Some(piece);
-            Bytes::new()
-        }
-    }
-}
-
 /// Verifies a whole body against the `x-amz-checksum-<alg>` header it was sent with.
 pub struct BodyChecksum {
     algorithm: ChecksumAlgorithm,
@@ -225,7 +203,7 @@ impl BodyChecksum {
         if let Some(c) = &mut self.checksum {
             c.update(&piece);
         }
-        hold_newest(&mut self.held, piece)
+        self.held.replace(piece).unwrap_or_default()
     }
 
     /// At the end of the body: the held piece if the checksum matches, `BadDigest` if not.
@@ -262,22 +240,12 @@ mod tests {
         let mut v = verifier("x-amz-checksum-crc32", "i9aeUg==")
             .unwrap()
             .unwrap();
-        // The first byte goes on at once, the newest piece waits.
-        assert_eq!(
-            v.feed(Bytes::from_static(b"Hello ")),
-            Bytes::from_static(b"H")
-        );
+        assert_eq!(v.feed(Bytes::from_static(b"Hello ")), Bytes::new());
         assert_eq!(
             v.feed(Bytes::from_static(b"world")),
-            Bytes::from_static(b"ello ")
+            Bytes::from_static(b"Hello ")
         );
         assert_eq!(v.finish().unwrap(), Bytes::from_static(b"world"));
-        // A one-byte first piece waits whole (it may be the whole body).
-        let mut held = None;
-        assert_eq!(
-            hold_newest(&mut held, Bytes::from_static(b"x")),
-            Bytes::new()
-        );
     }
 
     #[test]

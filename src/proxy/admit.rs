@@ -749,6 +749,15 @@ impl Gateway {
                 }
             };
         }
+        if ctx.op == S3Op::ListObjectsV2
+            && let Some(token) = request.query.get("continuation-token")
+            && plan::backend_continuation_token(token).is_none()
+        {
+            return Err(s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect."
+            ));
+        }
         // A conditional write reaches the backend in the form it honours, or not at all.
         if matches!(ctx.op, S3Op::PutObject | S3Op::DeleteObject) {
             let conditions = quirks::conditional_write_headers(

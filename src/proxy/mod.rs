@@ -683,7 +683,10 @@ impl Gateway {
                 .is_some_and(|r| r.query.get("fetch-owner") == Some("true")),
             _ => false,
         };
-        if (lists_owners || ctx.url_encode_listing) && resp.status == http::StatusCode::OK {
+        let opaque_tokens = ctx.op == S3Op::ListObjectsV2;
+        if (lists_owners || ctx.url_encode_listing || opaque_tokens)
+            && resp.status == http::StatusCode::OK
+        {
             let owner = match lists_owners {
                 true => {
                     let bucket = ctx.request.as_ref()?.bucket.as_deref()?;
@@ -696,6 +699,7 @@ impl Gateway {
             return Some(quirks::BodyFix::Listing {
                 owner,
                 url_encode: ctx.url_encode_listing.then_some(ctx.op),
+                opaque_tokens,
             });
         }
         if matches!(ctx.op, S3Op::CopyObject | S3Op::UploadPartCopy)

@@ -340,12 +340,35 @@ pub fn forwarded_query(op: S3Op, request: &S3Request) -> String {
         {
             out.push('=');
             out.push_str(&n.to_string());
+        } else if name == "continuation-token" {
+            // Admission refused a token the gateway did not give out.
+            let token = backend_continuation_token(value).unwrap_or_default();
+            out.push('=');
+            out.push_str(&crate::s3::uri::encode_component(&token));
         } else if !value.is_empty() {
             out.push('=');
             out.push_str(&crate::s3::uri::encode_component(value));
         }
     }
     out
+}
+
+/// The continuation token a client gets for the backend's: opaque (base64url of the
+/// backend's, which on RGW is the last key in the clear) and stable (the same position gives
+/// the same token).
+pub fn client_continuation_token(backend: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(backend)
+}
+
+/// The backend's continuation token behind a client's, `None` when it is not one the gateway
+/// gave out.
+pub fn backend_continuation_token(client: &str) -> Option<String> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(client.trim())
+        .ok()?;
+    String::from_utf8(raw).ok()
 }
 
 /// `Content-Encoding` without the `aws-chunked` coding the gateway removed (`None`: nothing left).
@@ -367,6 +390,19 @@ pub fn content_encoding_without_aws_chunked(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn continuation_tokens_are_opaque_and_round_trip() {
+        let backend = "a b+c/ü.txt";
+        let client = client_continuation_token(backend);
+        assert!(!client.contains("txt") && !client.contains(' '), "{client}");
+        assert_eq!(client, client_continuation_token(backend), "stable");
+        assert_eq!(
+            backend_continuation_token(&client).as_deref(),
+            Some(backend)
+        );
+        assert_eq!(backend_continuation_token("not a token!"), None);
+    }
     use crate::s3::request::HostRules;
     use proptest::prelude::*;
 

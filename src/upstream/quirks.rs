@@ -221,9 +221,11 @@ pub enum BodyFix {
     /// asked `op` for `encoding-type=url`, which the gateway does itself over the raw names it
     /// asks the backend for (RGW 16 leaves markers and prefixes raw, which clients then
     /// decode wrongly, and answers ListMultipartUploads without `<EncodingType>`).
+    /// `opaque_tokens`: a ListObjectsV2 answer's continuation tokens are the gateway's.
     Listing {
         owner: Option<(String, String)>,
         url_encode: Option<S3Op>,
+        opaque_tokens: bool,
     },
 }
 
@@ -346,91 +348,108 @@ impl BodyFix {
         let Ok(text) = std::str::from_utf8(body) else {
             return Bytes::copy_from_slice(body);
         };
-        let fixed = match self {
-            BodyFix::Error { request_id, rename } => {
-                let text = replace_element(text, "RequestId", Some(request_id));
-                let text = replace_element(&text, "HostId", None);
-                let text = match rename {
-                    Some((from, to)) if element(&text, "Code") == Some(from) => {
-                        replace_element(&text, "Code", Some(to))
-                    }
-                    _ => text,
-                };
-                explain_error(text)
-            }
-            BodyFix::Complete {
-                location,
-                etag,
-                checksum,
-            } => {
-                let text = replace_element(
-                    text,
-                    "Location",
-                    Some(&quick_xml::escape::escape(location.as_str())),
-                );
-                let text = match etag {
-                    Some(etag) if text.contains("<ETag></ETag>") => replace_element(
-                        &text,
-                        "ETag",
-                        Some(&quick_xml::escape::escape(etag.as_str())),
-                    ),
-                    _ => text,
-                };
-                // A retried completion gets the ETag from RGW 16, unquoted.
-                let mut text = quote_etag(&text);
-                if let Some(c) = checksum
-                    && let Some(end) = text.rfind("</CompleteMultipartUploadResult>")
-                {
-                    text.insert_str(end, &checksum_elements(c));
+        let fixed =
+            match self {
+                BodyFix::Error { request_id, rename } => {
+                    let text = replace_element(text, "RequestId", Some(request_id));
+                    let text = replace_element(&text, "HostId", None);
+                    let text = match rename {
+                        Some((from, to)) if element(&text, "Code") == Some(from) => {
+                            replace_element(&text, "Code", Some(to))
+                        }
+                        _ => text,
+                    };
+                    explain_error(text)
                 }
-                text
-            }
-            BodyFix::CopyResult { checksum } => {
-                let mut text = quote_etag(text);
-                if let Some(c) = checksum
-                    && let Some(end) = text.rfind("</")
-                {
-                    text.insert_str(end, &checksum_elements(c));
-                }
-                text
-            }
-            BodyFix::Replace(replacement) => return replacement.clone(),
-            BodyFix::Listing { owner, url_encode } => {
-                let mut text = text.to_owned();
-                if let Some((id, display_name)) = owner {
-                    let inner = format!(
-                        "<ID>{}</ID><DisplayName>{}</DisplayName>",
-                        quick_xml::escape::escape(id.as_str()),
-                        quick_xml::escape::escape(display_name.as_str())
+                BodyFix::Complete {
+                    location,
+                    etag,
+                    checksum,
+                } => {
+                    let text = replace_element(
+                        text,
+                        "Location",
+                        Some(&quick_xml::escape::escape(location.as_str())),
                     );
-                    for tag in ["Owner", "Initiator"] {
-                        text = map_all_elements(&text, tag, |_| inner.clone());
+                    let text = match etag {
+                        Some(etag) if text.contains("<ETag></ETag>") => replace_element(
+                            &text,
+                            "ETag",
+                            Some(&quick_xml::escape::escape(etag.as_str())),
+                        ),
+                        _ => text,
+                    };
+                    // A retried completion gets the ETag from RGW 16, unquoted.
+                    let mut text = quote_etag(&text);
+                    if let Some(c) = checksum
+                        && let Some(end) = text.rfind("</CompleteMultipartUploadResult>")
+                    {
+                        text.insert_str(end, &checksum_elements(c));
                     }
-                    // Entries the backend answered without an owner (SeaweedFS's v1 listing)
-                    // get the one S3 gives them.
-                    for (entry, needs) in [
-                        ("Contents", &["Owner"][..]),
-                        ("Version", &["Owner"][..]),
-                        ("DeleteMarker", &["Owner"][..]),
-                        ("Upload", &["Initiator", "Owner"][..]),
-                    ] {
-                        text = map_all_elements(&text, entry, |content| {
-                            let mut content = content.to_owned();
-                            for tag in needs {
-                                if !content.contains(&format!("<{tag}>")) {
-                                    content.push_str(&format!("<{tag}>{inner}</{tag}>"));
+                    text
+                }
+                BodyFix::CopyResult { checksum } => {
+                    let mut text = quote_etag(text);
+                    if let Some(c) = checksum
+                        && let Some(end) = text.rfind("</")
+                    {
+                        text.insert_str(end, &checksum_elements(c));
+                    }
+                    text
+                }
+                BodyFix::Replace(replacement) => return replacement.clone(),
+                BodyFix::Listing {
+                    owner,
+                    url_encode,
+                    opaque_tokens,
+                } => {
+                    let mut text = text.to_owned();
+                    if *opaque_tokens {
+                        for tag in ["NextContinuationToken", "ContinuationToken"] {
+                            text = map_all_elements(&text, tag, |inner| {
+                                match quick_xml::escape::unescape(inner) {
+                                    Ok(raw) => {
+                                        crate::upstream::plan::client_continuation_token(&raw)
+                                    }
+                                    Err(_) => inner.to_owned(),
                                 }
-                            }
-                            content
-                        });
+                            });
+                        }
                     }
+                    if let Some((id, display_name)) = owner {
+                        let inner = format!(
+                            "<ID>{}</ID><DisplayName>{}</DisplayName>",
+                            quick_xml::escape::escape(id.as_str()),
+                            quick_xml::escape::escape(display_name.as_str())
+                        );
+                        for tag in ["Owner", "Initiator"] {
+                            text = map_all_elements(&text, tag, |_| inner.clone());
+                        }
+                        // Entries the backend answered without an owner (SeaweedFS's v1 listing)
+                        // get the one S3 gives them.
+                        for (entry, needs) in [
+                            ("Contents", &["Owner"][..]),
+                            ("Version", &["Owner"][..]),
+                            ("DeleteMarker", &["Owner"][..]),
+                            ("Upload", &["Initiator", "Owner"][..]),
+                        ] {
+                            text = map_all_elements(&text, entry, |content| {
+                                let mut content = content.to_owned();
+                                for tag in needs {
+                                    if !content.contains(&format!("<{tag}>")) {
+                                        content.push_str(&format!("<{tag}>{inner}</{tag}>"));
+                                    }
+                                }
+                                content
+                            });
+                        }
+                    }
+                    if let Some(op) = url_encode {
+                        text = url_encode_listing(&text, *op);
+                    }
+                    text
                 }
-                if let Some(op) = url_encode {
-                    text = url_encode_listing(&text, *op);
-                }
-                text
-            }
-        };
+            };
         Bytes::from(fixed)
     }
 }
@@ -655,6 +674,7 @@ mod tests {
         let fixed = BodyFix::Listing {
             owner: Some(("main".into(), "Main & Co".into())),
             url_encode: None,
+            opaque_tokens: false,
         }
         .apply(listing);
         let fixed = std::str::from_utf8(&fixed).unwrap();
@@ -697,6 +717,7 @@ mod tests {
         let fixed = BodyFix::Listing {
             owner: None,
             url_encode: Some(S3Op::ListObjects),
+            opaque_tokens: false,
         }
         .apply(raw.as_bytes());
         // v1 leaves its own <Prefix> as sent (the SDKs do not decode it).
@@ -709,6 +730,7 @@ mod tests {
         let fixed = BodyFix::Listing {
             owner: None,
             url_encode: Some(S3Op::ListObjectVersions),
+            opaque_tokens: false,
         }
         .apply(said.as_bytes());
         assert_eq!(

@@ -1951,6 +1951,15 @@ async fn bodies_that_do_not_match_their_signed_hash_are_never_stored() {
     tampered_bodies_are_refused(e).await;
 }
 
+/// What a refused upload left at `key`: nothing, but on SeaweedFS an empty object counts as
+/// nothing (open, README "Backends": it stores a PUT whose body ends before its first byte);
+/// the refused bytes never.
+async fn refused_left(e: &Env, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    read(&e.main, bucket, key)
+        .await
+        .filter(|got| !(got.is_empty() && backend_kind() == "seaweedfs"))
+}
+
 async fn tampered_bodies_are_refused(e: Env) {
     let (mb, _) = buckets(&e).await;
     let body = b"the body that travelled".repeat(4096);
@@ -1984,13 +1993,7 @@ async fn tampered_bodies_are_refused(e: Env) {
             "{op}: {answer}"
         );
     }
-    if skipped_on(
-        "seaweedfs",
-        "open: the refused body leaves an empty object there (SeaweedFS 4.48 stores a PUT whose body ends before its first byte; the gateway's abort drops what it had not yet written)",
-    ) {
-        return;
-    }
-    assert_eq!(read(&e.main, &mb, "tampered.bin").await, None);
+    assert_eq!(refused_left(&e, &mb, "tampered.bin").await, None);
     let parts = e
         .main
         .list_multipart_uploads()
@@ -2008,7 +2011,13 @@ async fn tampered_bodies_are_refused(e: Env) {
             .send()
             .await
             .unwrap();
-        assert!(listed.parts().is_empty(), "a tampered part was stored");
+        // On SeaweedFS an empty part counts as nothing (see `refused_left`).
+        let stored = listed
+            .parts()
+            .iter()
+            .filter(|p| !(p.size() == Some(0) && backend_kind() == "seaweedfs"))
+            .count();
+        assert_eq!(stored, 0, "a tampered part was stored");
     }
 
     // A Content-MD5 that is not the body's is refused the same way.
@@ -2027,7 +2036,7 @@ async fn tampered_bodies_are_refused(e: Env) {
         (400, Some("BadDigest")),
         "{answer}"
     );
-    assert_eq!(read(&e.main, &mb, "wrong-md5.bin").await, None);
+    assert_eq!(refused_left(&e, &mb, "wrong-md5.bin").await, None);
 
     // The body that was signed goes through.
     let (status, _, answer) = signed(

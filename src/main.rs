@@ -36,7 +36,13 @@ enum Command {
         upgrade: bool,
     },
     /// Validate a config file (and the profile it names) and exit.
-    CheckConfig { config: PathBuf },
+    CheckConfig {
+        config: PathBuf,
+        /// Also probe the backend: the service credential, the system bucket (created if
+        /// missing) and which kind of server answers.
+        #[arg(long)]
+        probe: bool,
+    },
 }
 
 fn load(path: &Path) -> Result<(Config, Profile), String> {
@@ -60,7 +66,7 @@ fn load(path: &Path) -> Result<(Config, Profile), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => match load(&config) {
+        Command::CheckConfig { config, probe } => match load(&config) {
             Ok((c, p)) => {
                 println!(
                     "{}: ok ({} listener(s), {} user(s), backend {}, profile {})",
@@ -79,6 +85,23 @@ fn main() -> ExitCode {
                 );
                 for line in caps.gateway_fills_in() {
                     println!("  the gateway {line}");
+                }
+                if probe {
+                    let probed = tokio::runtime::Runtime::new()
+                        .map_err(|e| e.to_string())
+                        .and_then(|rt| rt.block_on(bucketgate::upstream::probe::probe(&c.backend)));
+                    match probed {
+                        Ok(p) => {
+                            println!("{}", p.describe(c.backend.kind));
+                            if p.system_bucket.is_err() {
+                                return ExitCode::FAILURE;
+                            }
+                        }
+                        Err(e) => {
+                            eprintln!("{e}");
+                            return ExitCode::FAILURE;
+                        }
+                    }
                 }
                 ExitCode::SUCCESS
             }

@@ -230,3 +230,47 @@ async fn upgrade_hands_the_listeners_to_a_new_process() {
         "after the old process exited, the new one answers on the same port"
     );
 }
+
+/// `check-config --probe` tries the service credential and the system bucket, and says which
+/// kind of server answered, warning when it is not the declared one.
+#[test]
+fn check_config_probes_the_backend() {
+    let backend = backend_endpoint();
+    let kind = backend_kind();
+    let run = |config: String| {
+        let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("probe-{}.toml", std::process::id()));
+        std::fs::write(&path, config).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bucketgate"))
+            .args(["check-config", "--probe"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let config = config_text(1, &backend, "");
+    let (ok, text) = run(config.clone());
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("backend answers like {kind}; system bucket ready")),
+        "{text}"
+    );
+    let (ok, text) = run(config.replace(&format!("kind = \"{kind}\""), "kind = \"aws\""));
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!(
+            "warning: the backend answers like {kind} but [backend] kind is aws"
+        )),
+        "{text}"
+    );
+    let (ok, text) = run(config.replace(BACKEND_SECRET_KEY, "not-the-service-secret"));
+    assert!(
+        !ok && text.contains("refused the service credential"),
+        "{text}"
+    );
+}

@@ -1353,5 +1353,9 @@ pub fn build_server(
         "shutdown on SIGTERM",
         terminate,
     ));
+    server.add_service(pingora::services::background::background_service(
+        "backend probe",
+        crate::upstream::probe::StartupProbe(config.backend.clone()),
+    ));
     Ok(server)
 }

@@ -10,6 +10,7 @@ pub mod client;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod plan;
+pub mod probe;
 pub mod quirks;
 pub mod sign;
 

@@ -220,6 +220,19 @@ async fn multipart_checksums_are_combined_and_answered() {
         raw.extend_from_slice(&sha2::Sha256::digest(p));
     }
     let composite = format!("{}-2", sha256_b64(&raw));
+    // ListParts lists each part's checksum, as S3 does.
+    let listed = c
+        .list_parts()
+        .bucket(&b)
+        .key("composite")
+        .upload_id(&upload_id)
+        .send()
+        .await
+        .unwrap();
+    let listed: Vec<Option<&str>> = listed.parts().iter().map(|p| p.checksum_sha256()).collect();
+    let uploaded: Vec<Option<&str>> = done.iter().map(|p| p.checksum_sha256()).collect();
+    assert_eq!(listed, uploaded);
+    assert!(listed.iter().all(Option::is_some));
     let complete = |claim: String| {
         c.complete_multipart_upload()
             .bucket(&b)

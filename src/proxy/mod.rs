@@ -696,10 +696,23 @@ impl Gateway {
                 }
                 false => None,
             };
+            // ListParts: each part's verified checksum, as S3 lists it (backends may not).
+            let parts = match (ctx.op, ctx.request.as_ref()) {
+                (S3Op::ListParts, Some(r)) => {
+                    match (r.bucket.as_deref(), r.query.get("uploadId")) {
+                        (Some(b), Some(u)) => {
+                            self.state.part_checksums(b, u).await.unwrap_or_default()
+                        }
+                        _ => Vec::new(),
+                    }
+                }
+                _ => Vec::new(),
+            };
             return Some(quirks::BodyFix::Listing {
                 owner,
                 url_encode: ctx.url_encode_listing.then_some(ctx.op),
                 opaque_tokens,
+                parts,
             });
         }
         if matches!(ctx.op, S3Op::CopyObject | S3Op::UploadPartCopy)

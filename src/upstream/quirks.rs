@@ -222,10 +222,12 @@ pub enum BodyFix {
     /// asks the backend for (RGW 16 leaves markers and prefixes raw, which clients then
     /// decode wrongly, and answers ListMultipartUploads without `<EncodingType>`).
     /// `opaque_tokens`: a ListObjectsV2 answer's continuation tokens are the gateway's.
+    /// `parts`: a ListParts answer's parts get the checksums the gateway recorded for them.
     Listing {
         owner: Option<(String, String)>,
         url_encode: Option<S3Op>,
         opaque_tokens: bool,
+        parts: Vec<crate::s3::object_checksum::PartChecksum>,
     },
 }
 
@@ -304,6 +306,43 @@ fn standard_message(code: &str) -> std::borrow::Cow<'static, str> {
         }
     };
     message.into()
+}
+
+/// A ListParts answer with each part's recorded checksum (the record of its number and ETag)
+/// and the upload's `<ChecksumAlgorithm>`.
+fn list_part_checksums(text: &str, parts: &[crate::s3::object_checksum::PartChecksum]) -> String {
+    let mut algorithm = None;
+    let text = map_all_elements(text, "Part", |inner| {
+        let number = element(inner, "PartNumber").and_then(|n| n.trim().parse::<u32>().ok());
+        let etag = element(inner, "ETag")
+            .and_then(|e| quick_xml::escape::unescape(e).ok())
+            .map(|e| e.trim().trim_matches('"').to_owned());
+        let record = parts
+            .iter()
+            .find(|p| Some(p.part) == number && etag.as_deref() == Some(p.etag.as_str()));
+        match record {
+            Some(p) if !inner.contains(&format!("<{}>", p.algorithm.xml_element())) => {
+                algorithm = Some(p.algorithm);
+                let name = p.algorithm.xml_element();
+                format!(
+                    "{inner}<{name}>{}</{name}>",
+                    quick_xml::escape::escape(p.value.as_str())
+                )
+            }
+            _ => inner.to_owned(),
+        }
+    });
+    match (algorithm, text.rfind("</")) {
+        (Some(a), Some(end)) if !text.contains("<ChecksumAlgorithm>") => {
+            let mut text = text;
+            text.insert_str(
+                end,
+                &format!("<ChecksumAlgorithm>{}</ChecksumAlgorithm>", a.name()),
+            );
+            text
+        }
+        _ => text,
+    }
 }
 
 /// The `<Code>` of an S3 error document.
@@ -402,8 +441,12 @@ impl BodyFix {
                     owner,
                     url_encode,
                     opaque_tokens,
+                    parts,
                 } => {
                     let mut text = text.to_owned();
+                    if !parts.is_empty() {
+                        text = list_part_checksums(&text, parts);
+                    }
                     if *opaque_tokens {
                         for tag in ["NextContinuationToken", "ContinuationToken"] {
                             text = map_all_elements(&text, tag, |inner| {
@@ -455,7 +498,7 @@ impl BodyFix {
 }
 
 /// `text` with the content of every `<tag>` element replaced by `content` (XML text).
-fn map_all_elements(text: &str, tag: &str, content: impl Fn(&str) -> String) -> String {
+fn map_all_elements(text: &str, tag: &str, mut content: impl FnMut(&str) -> String) -> String {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let mut out = String::with_capacity(text.len());
@@ -675,6 +718,7 @@ mod tests {
             owner: Some(("main".into(), "Main & Co".into())),
             url_encode: None,
             opaque_tokens: false,
+            parts: Vec::new(),
         }
         .apply(listing);
         let fixed = std::str::from_utf8(&fixed).unwrap();
@@ -718,6 +762,7 @@ mod tests {
             owner: None,
             url_encode: Some(S3Op::ListObjects),
             opaque_tokens: false,
+            parts: Vec::new(),
         }
         .apply(raw.as_bytes());
         // v1 leaves its own <Prefix> as sent (the SDKs do not decode it).
@@ -731,11 +776,38 @@ mod tests {
             owner: None,
             url_encode: Some(S3Op::ListObjectVersions),
             opaque_tokens: false,
+            parts: Vec::new(),
         }
         .apply(said.as_bytes());
         assert_eq!(
             std::str::from_utf8(&fixed).unwrap(),
             "<ListVersionsResult><KeyMarker>k%20k</KeyMarker><Prefix>p%20p</Prefix><Version><Key>k%20k</Key></Version><EncodingType>url</EncodingType></ListVersionsResult>"
+        );
+    }
+
+    #[test]
+    fn listed_parts_get_their_recorded_checksums() {
+        use crate::auth::checksum::ChecksumAlgorithm;
+        use crate::s3::object_checksum::PartChecksum;
+        let record = |part, etag: &str, value: &str| PartChecksum {
+            part,
+            size: 5,
+            etag: etag.into(),
+            algorithm: ChecksumAlgorithm::Crc32,
+            value: value.into(),
+        };
+        let body = br#"<ListPartsResult><Part><PartNumber>1</PartNumber><ETag>&quot;e1&quot;</ETag></Part><Part><PartNumber>2</PartNumber><ETag>"e2"</ETag></Part></ListPartsResult>"#;
+        let fixed = BodyFix::Listing {
+            owner: None,
+            url_encode: None,
+            opaque_tokens: false,
+            // Part 2's record is of an earlier upload of it (another ETag): not listed.
+            parts: vec![record(1, "e1", "AAAAAA=="), record(2, "old", "BBBBBB==")],
+        }
+        .apply(body);
+        assert_eq!(
+            std::str::from_utf8(&fixed).unwrap(),
+            r#"<ListPartsResult><Part><PartNumber>1</PartNumber><ETag>&quot;e1&quot;</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part><Part><PartNumber>2</PartNumber><ETag>"e2"</ETag></Part><ChecksumAlgorithm>CRC32</ChecksumAlgorithm></ListPartsResult>"#
         );
     }
 

@@ -423,3 +423,48 @@ async fn writers_read_what_a_policy_let_them_write() {
         .unwrap_err();
     assert_eq!(e.code(), Some("AccessDenied"));
 }
+
+/// AWS's documented log-delivery grant (a `Service` principal, `ArnLike` on `aws:SourceArn`) is
+/// accepted, and lets no client write: neither another user nor anyone anonymous.
+#[tokio::test]
+async fn a_log_delivery_grant_lets_no_client_write() {
+    let (c, b) = bucket_with("policy-logsvc", &[]).await;
+    set_policy(
+        &c,
+        &b,
+        r#"{"Sid":"S3ServerAccessLogsPolicy","Effect":"Allow","Principal":{"Service":"logging.s3.amazonaws.com"},"Action":["s3:PutObject"],"Resource":"arn:aws:s3:::BUCKET/log/*","Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:s3:::source"},"StringEquals":{"aws:SourceAccount":"main"}}}"#,
+    )
+    .await;
+    let err = client(ALT)
+        .put_object()
+        .bucket(&b)
+        .key("log/forged")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AccessDenied"));
+    let gw = gateway();
+    let (status, _, _) = raw_request(
+        gw.addr,
+        &format_request(
+            "PUT",
+            &format!("/{b}/log/forged"),
+            &[
+                ("host".into(), gw.addr.to_string()),
+                ("content-length".into(), "1".into()),
+            ],
+            b"x",
+        ),
+    );
+    assert_eq!(status, 403);
+    // Users and services in one Principal are refused, not half-read.
+    let err = c
+        .put_bucket_policy()
+        .bucket(&b)
+        .policy(format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"alt","Service":"logging.s3.amazonaws.com"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("MalformedPolicy"));
+}

@@ -1010,7 +1010,9 @@ async fn copy_source_conditions_are_enforced() {
 
 /// `?partNumber=` reads a part as S3 does: a part past the last one (and part 2 of a
 /// single-part object, which RGW 16 serves whole) is `400 InvalidPart`, part 1 of a single-part
-/// object is the object, and a multipart object's parts are never answered with other bytes.
+/// object is the object, a multipart object's part is exactly that part's bytes (on every
+/// backend: the gateway serves them as a range where the backend cannot), and a part number
+/// with a Range is `400 InvalidRequest`.
 #[tokio::test]
 async fn part_numbers_answer_as_s3() {
     let main = client_for(own_gateway(), MAIN);
@@ -1074,7 +1076,8 @@ async fn part_numbers_answer_as_s3() {
                 .build(),
         );
     }
-    main.complete_multipart_upload()
+    let completed = main
+        .complete_multipart_upload()
         .bucket(&b)
         .key("multi")
         .upload_id(id)
@@ -1086,24 +1089,45 @@ async fn part_numbers_answer_as_s3() {
         .send()
         .await
         .unwrap();
-    // The test gateway declares `kind = "rgw"`: RGW 16 ignores partNumber and would serve the
-    // whole object as any part, so the gateway refuses rather than answer wrong bytes.
-    for n in [1, 2] {
-        let e = main
+    // RGW 16 ignores partNumber (it would serve the whole object as any part): the gateway
+    // serves each part as the range its recorded size gives, with the object's ETag.
+    for (i, size) in sizes.iter().enumerate() {
+        let n = i as i32 + 1;
+        let got = main
             .get_object()
             .bucket(&b)
             .key("multi")
             .part_number(n)
             .send()
             .await
-            .unwrap_err()
-            .into_service_error();
-        assert_eq!(e.code(), Some("NotImplemented"), "GET part {n}");
-        assert!(
-            e.message().unwrap_or_default().contains("storage backend"),
-            "{e:?}"
-        );
+            .unwrap_or_else(|e| panic!("GET part {n}: {:?}", e.into_service_error()));
+        assert_eq!(got.parts_count(), Some(2), "GET part {n}");
+        assert_eq!(got.e_tag(), completed.e_tag(), "GET part {n}");
+        assert_eq!(got.content_length(), Some(*size as i64), "GET part {n}");
+        let bytes = got.body.collect().await.unwrap().into_bytes();
+        assert_eq!(bytes.len(), *size, "GET part {n}");
+        assert!(bytes.iter().all(|b| *b == b'a' + i as u8), "GET part {n}");
+        let head = main
+            .head_object()
+            .bucket(&b)
+            .key("multi")
+            .part_number(n)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("HEAD part {n}: {e:?}"));
+        assert_eq!(head.parts_count(), Some(2), "HEAD part {n}");
+        assert_eq!(head.content_length(), Some(*size as i64), "HEAD part {n}");
     }
+    let e = main
+        .get_object()
+        .bucket(&b)
+        .key("multi")
+        .part_number(1)
+        .range("bytes=0-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.into_service_error().code(), Some("InvalidRequest"));
     let e = main
         .get_object()
         .bucket(&b)
@@ -1113,6 +1137,80 @@ async fn part_numbers_answer_as_s3() {
         .await
         .unwrap_err();
     assert_eq!(e.into_service_error().code(), Some("InvalidPart"));
+}
+
+/// The tags a CreateMultipartUpload names tag the completed object (RGW 16 drops them; the
+/// gateway carries them through the upload and tags the object before answering).
+#[tokio::test]
+async fn an_uploads_tags_tag_the_completed_object() {
+    let main = client_for(own_gateway(), MAIN);
+    let b = bucket_name("sem-mptags");
+    main.create_bucket().bucket(&b).send().await.unwrap();
+    let upload = main
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("tagged")
+        .tagging("Hello=World&note=a%20b%2Bc")
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let part = main
+        .upload_part()
+        .bucket(&b)
+        .key("tagged")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"one part"))
+        .send()
+        .await
+        .unwrap();
+    main.complete_multipart_upload()
+        .bucket(&b)
+        .key("tagged")
+        .upload_id(id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tags = main
+        .get_object_tagging()
+        .bucket(&b)
+        .key("tagged")
+        .send()
+        .await
+        .unwrap();
+    let mut got: Vec<(String, String)> = tags
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("Hello".to_owned(), "World".to_owned()),
+            ("note".to_owned(), "a b+c".to_owned())
+        ]
+    );
+    // The carrier never shows.
+    let head = main
+        .head_object()
+        .bucket(&b)
+        .key("tagged")
+        .send()
+        .await
+        .unwrap();
+    assert!(head.metadata().is_none_or(|m| m.is_empty()), "{head:?}");
 }
 
 /// A `304 Not Modified` carries the object's ETag, as S3's does (RGW 16 sends none).

@@ -28,6 +28,10 @@ pub enum Decision {
 enum Principal {
     Anyone,
     Users(Vec<String>),
+    /// An AWS service (`{"Service": "logging.s3.amazonaws.com"}`, what AWS documents for
+    /// granting log delivery). The gateway delivers logs itself, so such a statement is kept
+    /// but matches no client request.
+    Services(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +74,10 @@ enum BaseOp {
     DateLessThanEquals,
     DateGreaterThan,
     DateGreaterThanEquals,
+    ArnEquals,
+    ArnNotEquals,
+    ArnLike,
+    ArnNotLike,
     Null,
 }
 
@@ -98,6 +106,10 @@ impl BaseOp {
             "DateLessThanEquals" => DateLessThanEquals,
             "DateGreaterThan" => DateGreaterThan,
             "DateGreaterThanEquals" => DateGreaterThanEquals,
+            "ArnEquals" => ArnEquals,
+            "ArnNotEquals" => ArnNotEquals,
+            "ArnLike" => ArnLike,
+            "ArnNotLike" => ArnNotLike,
             "Null" => Null,
             _ => return None,
         })
@@ -113,6 +125,8 @@ impl BaseOp {
                 | BaseOp::NotIpAddress
                 | BaseOp::NumericNotEquals
                 | BaseOp::DateNotEquals
+                | BaseOp::ArnNotEquals
+                | BaseOp::ArnNotLike
         )
     }
 }
@@ -136,6 +150,10 @@ const KEYS: &[&str] = &[
     "s3:x-amz-server-side-encryption-customer-algorithm",
     "s3:versionid",
     "s3:requestobjecttagkeys",
+    // What a service principal's statement names (log delivery's source bucket and account);
+    // no client request carries them, so they hold only under `...IfExists` or `Null`.
+    "aws:sourcearn",
+    "aws:sourceaccount",
 ];
 
 /// Condition keys named by a tag key (`s3:ExistingObjectTag/<tag>`, `s3:RequestObjectTag/<tag>`):
@@ -215,22 +233,36 @@ fn parse_principal(v: &Value) -> Result<Principal, S3Error> {
         Value::String(s) if s == "*" => Ok(Principal::Anyone),
         Value::Object(map) => {
             let mut users = Vec::new();
+            let mut services = Vec::new();
             for (kind, ids) in map {
-                if kind != "AWS" {
-                    return Err(malformed(format!(
-                        "Principal type {kind:?} is not supported; use \"AWS\""
-                    )));
-                }
-                for id in strings(ids, "Principal")? {
-                    if id == "*" {
-                        return Ok(Principal::Anyone);
+                match kind.as_str() {
+                    "AWS" => {
+                        for id in strings(ids, "Principal")? {
+                            if id == "*" {
+                                return Ok(Principal::Anyone);
+                            }
+                            users.push(principal_id(&id));
+                        }
                     }
-                    users.push(principal_id(&id));
+                    "Service" => services.extend(strings(ids, "Principal")?),
+                    _ => {
+                        return Err(malformed(format!(
+                            "Principal type {kind:?} is not supported; use \"AWS\" or \"Service\""
+                        )));
+                    }
                 }
             }
-            Ok(Principal::Users(users))
+            match (users.is_empty(), services.is_empty()) {
+                (false, true) => Ok(Principal::Users(users)),
+                (true, false) => Ok(Principal::Services(services)),
+                _ => Err(malformed(
+                    "Principal names users under \"AWS\" or services under \"Service\", in separate statements",
+                )),
+            }
         }
-        _ => Err(malformed("Principal must be \"*\" or {\"AWS\": ...}")),
+        _ => Err(malformed(
+            "Principal must be \"*\", {\"AWS\": ...} or {\"Service\": ...}",
+        )),
     }
 }
 
@@ -560,6 +592,7 @@ fn principal_matches(p: &Principal, user: Option<&str>) -> bool {
     match p {
         Principal::Anyone => true,
         Principal::Users(ids) => user.is_some_and(|u| ids.iter().any(|id| id == u)),
+        Principal::Services(_) => false,
     }
 }
 
@@ -630,7 +663,8 @@ impl Condition {
         match self.base {
             StringNotEquals => have == want,
             StringNotEqualsIgnoreCase => have.eq_ignore_ascii_case(want),
-            StringNotLike => glob(want, have),
+            StringNotLike | ArnNotLike => glob(want, have),
+            ArnNotEquals => have == want,
             NotIpAddress => have.parse().is_ok_and(|ip| cidr_contains(want, ip)),
             NumericNotEquals => {
                 matches!((have.parse::<f64>(), want.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
@@ -655,7 +689,8 @@ impl Condition {
         match self.base {
             StringEquals => have == want,
             StringEqualsIgnoreCase => have.eq_ignore_ascii_case(want),
-            StringLike => glob(want, have),
+            StringLike | ArnLike => glob(want, have),
+            ArnEquals => have == want,
             IpAddress => have.parse().is_ok_and(|ip| cidr_contains(want, ip)),
             Bool => have.eq_ignore_ascii_case(want),
             NumericEquals => num().is_some_and(|(a, b)| a == b),
@@ -674,7 +709,9 @@ impl Condition {
             | StringNotLike
             | NotIpAddress
             | NumericNotEquals
-            | DateNotEquals => !self.compare_positive(have, want),
+            | DateNotEquals
+            | ArnNotEquals
+            | ArnNotLike => !self.compare_positive(have, want),
             Null => false,
         }
     }
@@ -807,6 +844,37 @@ mod tests {
         assert_eq!(
             np.evaluate(&facts(Some("main"), "s3:GetObject", Some("k"))),
             Decision::NotApplicable
+        );
+    }
+
+    /// AWS's documented log-delivery grant (ceph/s3-tests `_set_log_bucket_policy`): accepted,
+    /// and it lets no client do anything; users and services in one Principal are refused.
+    #[test]
+    fn service_principals_match_no_client() {
+        let p = policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"S3ServerAccessLogsPolicy","Effect":"Allow","Principal":{"Service":"logging.s3.amazonaws.com"},"Action":["s3:PutObject"],"Resource":"arn:aws:s3:::b/log/","Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:s3:::src"},"StringEquals":{"aws:SourceAccount":"main"}}}]}"#,
+        );
+        for user in [Some("main"), Some("alt"), None] {
+            assert_eq!(
+                p.evaluate(&facts(user, "s3:PutObject", Some("log/"))),
+                Decision::NotApplicable,
+                "{user:?}"
+            );
+        }
+        let e = BucketPolicy::parse(
+            br#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"alt","Service":"logging.s3.amazonaws.com"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#,
+            "b",
+        )
+        .unwrap_err();
+        assert_eq!(e.code().as_str(), "MalformedPolicy");
+        // Arn operators compare like their String counterparts; a client request has no
+        // aws:SourceArn, so only the IfExists form holds for it.
+        let arn = policy(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"ArnLikeIfExists":{"aws:SourceArn":"arn:aws:s3:::src*"}}}}"#,
+        );
+        assert_eq!(
+            arn.evaluate(&facts(None, "s3:GetObject", Some("k"))),
+            Decision::Allow
         );
     }
 

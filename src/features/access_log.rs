@@ -42,6 +42,16 @@ struct EnabledDoc {
     prefix: Option<String>,
     #[serde(rename = "TargetGrants")]
     grants: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "TargetObjectKeyFormat")]
+    key_format: Option<KeyFormatDoc>,
+}
+
+/// `SimplePrefix` is how the gateway names log objects anyway; `PartitionedPrefix` is not
+/// offered.
+#[derive(Debug, Deserialize)]
+struct KeyFormatDoc {
+    #[serde(rename = "PartitionedPrefix")]
+    partitioned: Option<serde::de::IgnoredAny>,
 }
 
 /// Parses a `PutBucketLogging` body: `Some(target)` enables, `None` (an empty status) disables.
@@ -56,6 +66,16 @@ pub fn parse_logging_status(body: &[u8]) -> Result<Option<LoggingTarget>, S3Erro
             NotImplemented,
             "TargetGrants are not supported for access logs."
         )),
+        Some(e)
+            if e.key_format
+                .as_ref()
+                .is_some_and(|f| f.partitioned.is_some()) =>
+        {
+            Err(s3_error!(
+                NotImplemented,
+                "TargetObjectKeyFormat PartitionedPrefix is not supported for access logs; log objects are named with the simple prefix format."
+            ))
+        }
         Some(e) => Ok(Some(LoggingTarget {
             bucket: e.bucket,
             prefix: e.prefix.unwrap_or_default(),
@@ -342,6 +362,11 @@ mod tests {
             on
         );
         assert!(parse_logging_status(b"<BucketLoggingStatus><Logg").is_err());
+        // The simple key format is the gateway's; a partitioned one is refused, not ignored.
+        let simple = parse_logging_status(b"<BucketLoggingStatus><LoggingEnabled><TargetBucket>logs</TargetBucket><TargetPrefix>p/</TargetPrefix><TargetObjectKeyFormat><SimplePrefix/></TargetObjectKeyFormat></LoggingEnabled></BucketLoggingStatus>").unwrap();
+        assert_eq!(simple, on);
+        let partitioned = parse_logging_status(b"<BucketLoggingStatus><LoggingEnabled><TargetBucket>logs</TargetBucket><TargetPrefix>p/</TargetPrefix><TargetObjectKeyFormat><PartitionedPrefix><PartitionDateSource>EventTime</PartitionDateSource></PartitionedPrefix></TargetObjectKeyFormat></LoggingEnabled></BucketLoggingStatus>").unwrap_err();
+        assert_eq!(partitioned.code().as_str(), "NotImplemented");
     }
 
     #[test]

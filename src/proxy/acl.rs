@@ -114,6 +114,25 @@ impl Gateway {
         }
     }
 
+    /// The current ETag of the request's object as the bucket listing shows it: what the
+    /// gateway can learn of an SSE-C object without its key.
+    pub(super) async fn listed_etag(&self, request: &S3Request) -> Option<String> {
+        let key = request.key.as_deref()?;
+        let path = format!(
+            "/{}?list-type=2&prefix={}&max-keys=1",
+            uri::encode_component(request.bucket.as_deref()?),
+            uri::encode_component(key)
+        );
+        let r = self
+            .client
+            .send(Method::GET, &path, &[], Bytes::new())
+            .await
+            .ok()?;
+        r.is_success()
+            .then(|| crate::upstream::quirks::listed_etag(&r.body, key))
+            .flatten()
+    }
+
     /// The ACL of the object version a HEAD answered for: the one PutObjectAcl recorded for
     /// that version by its id, else the one in its metadata.
     pub(super) async fn effective_acl(

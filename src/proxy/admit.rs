@@ -36,7 +36,7 @@ use crate::s3::tags::TagSet;
 use crate::s3::uri::Query;
 use crate::s3::xml;
 use crate::s3_error;
-use crate::state::{ACL_META, CHECKSUM_META, RESERVED_META, WRITER_META};
+use crate::state::{ACL_META, CHECKSUM_META, RESERVED_META, TAGGING_META, WRITER_META};
 use crate::upstream::plan::{self, ForwardPlan, RESPONSE_OVERRIDES};
 use crate::upstream::quirks;
 
@@ -771,14 +771,22 @@ impl Gateway {
                 plan.set(name, &value)?;
             }
         }
-        // Tags go on in the gateway's spelling, never the client's (see `TagSet`).
+        // Tags go on in the gateway's spelling, never the client's (see `TagSet`); an upload's
+        // wait in the gateway's metadata on a backend that would drop them.
         if !tags.is_empty()
             && matches!(
                 ctx.op,
                 S3Op::PutObject | S3Op::CreateMultipartUpload | S3Op::CopyObject
             )
         {
-            plan.set("x-amz-tagging", &tags.to_header())?;
+            let name = if ctx.op == S3Op::CreateMultipartUpload
+                && !quirks::keeps_multipart_tagging(&self.backend.config().capabilities)
+            {
+                TAGGING_META
+            } else {
+                "x-amz-tagging"
+            };
+            plan.set(name, &tags.to_header())?;
         }
         if let Some(source) = &copy_source {
             let header =
@@ -912,30 +920,72 @@ impl Gateway {
             && let Some(part) = request.query.get("partNumber")
         {
             let part = preconditions::part_number(part)?;
+            if plan.get("range").is_some() {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "Cannot specify both Range header and partNumber query parameter."
+                ));
+            }
             let caps = &self.backend.config().capabilities;
             let serves_parts = quirks::serves_part_numbers(caps);
             if part > 1 || !serves_parts {
                 let sse_c = plan.sse_c_key(false);
-                let head = self
+                let head = match self
                     .head_object_with(
                         request.bucket.as_deref().unwrap_or_default(),
                         request.key.as_deref().unwrap_or_default(),
                         request.query.get("versionId"),
                         &sse_c,
                     )
-                    .await?;
+                    .await
+                {
+                    Ok(head) => head,
+                    // An SSE-C object read without its key: a part it does not have is still
+                    // `InvalidPart` (its listed ETag counts its parts), as RGW answers.
+                    Err(e) if e.code() == S3ErrorCode::InvalidRequest => {
+                        if let Some(etag) = self.listed_etag(request).await {
+                            preconditions::check_part(part, &etag)?;
+                        }
+                        return Err(e);
+                    }
+                    Err(e) => return Err(e),
+                };
                 let etag = head
                     .headers
                     .get(http::header::ETAG)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
                 preconditions::check_part(part, etag)?;
-                if !serves_parts && preconditions::parts_count(etag).is_some() {
-                    return Err(s3_error!(
-                        NotImplemented,
-                        "Reading one part of a multipart object (partNumber) is not supported with the {} storage backend; use a Range request.",
-                        caps.name
-                    ));
+                if !serves_parts && let Some(count) = preconditions::parts_count(etag) {
+                    // The part sizes recorded at completion say which bytes the part is: the
+                    // backend is asked for that range of the object (same ETag, so the same
+                    // object: the read is pinned to it).
+                    let sizes = self
+                        .state
+                        .object_part_sizes(
+                            request.bucket.as_deref().unwrap_or_default(),
+                            request.key.as_deref().unwrap_or_default(),
+                            etag.trim_matches('"'),
+                        )
+                        .await?;
+                    if let Some((first, last)) = sizes
+                        .as_deref()
+                        .and_then(|sizes| preconditions::part_range(sizes, count, part))
+                    {
+                        let etag = etag.to_owned();
+                        plan.remove_query_param("partNumber");
+                        plan.set("range", &format!("bytes={first}-{last}"))?;
+                        ctx.part_range = Some((first, last));
+                        if plan.get("if-match").is_none() {
+                            plan.set("if-match", &etag)?;
+                        }
+                    } else {
+                        return Err(s3_error!(
+                            NotImplemented,
+                            "Reading one part of this multipart object (partNumber) is not supported with the {} storage backend (its part sizes were not recorded); use a Range request.",
+                            caps.name
+                        ));
+                    }
                 }
             }
         }

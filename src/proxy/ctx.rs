@@ -58,6 +58,9 @@ pub struct RequestCtx {
     /// A CopyObject names a checksum algorithm its source has no value for: the gateway
     /// copies itself and computes it.
     pub copy_checksum: Option<crate::auth::checksum::ChecksumAlgorithm>,
+    /// A part read served as this byte range of the object (first, last): a backend that
+    /// ignores `Range` on HEAD answers the whole object's length, corrected to the part's.
+    pub part_range: Option<(u64, u64)>,
     /// Counts this request as in flight until the context is dropped.
     _in_flight: super::shutdown::RequestGuard,
 }
@@ -97,6 +100,7 @@ impl RequestCtx {
             url_encode_listing: false,
             copied_checksum: None,
             copy_checksum: None,
+            part_range: None,
             _in_flight: in_flight,
         }
     }

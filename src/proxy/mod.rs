@@ -44,6 +44,7 @@ use crate::s3::lifecycle::LifecycleConfiguration;
 use crate::s3::object_checksum::{self, StoredChecksum};
 use crate::s3::op::S3Op;
 use crate::s3::request::{HostRules, S3Request};
+use crate::s3::tags::TagSet;
 use crate::s3::uri;
 use crate::s3::xml;
 use crate::s3::xml::CreateBucketConfiguration;
@@ -380,14 +381,26 @@ impl Gateway {
         document: Bytes,
         extra: &[(&str, &str)],
     ) -> Result<crate::upstream::client::BackendResponse, S3Error> {
+        let target = ForwardPlan::new(op, method.clone(), request, "").target;
+        self.send_document_to(method, &target, document, extra)
+            .await
+    }
+
+    /// [`Self::send_document`] to a target the gateway built itself.
+    async fn send_document_to(
+        &self,
+        method: http::Method,
+        target: &str,
+        document: Bytes,
+        extra: &[(&str, &str)],
+    ) -> Result<crate::upstream::client::BackendResponse, S3Error> {
         let md5 = crate::auth::body::content_md5(&document);
         let mut headers = vec![
             ("content-md5", md5.as_str()),
             ("content-type", "application/xml"),
         ];
         headers.extend_from_slice(extra);
-        let target = ForwardPlan::new(op, method.clone(), request, "").target;
-        self.client.send(method, &target, &headers, document).await
+        self.client.send(method, target, &headers, document).await
     }
 
     /// Whether the requested key's current version is a delete marker (asked only after the
@@ -435,6 +448,24 @@ impl Gateway {
                 .and_then(crate::s3::preconditions::parts_count)
         {
             resp.insert_header("x-amz-mp-parts-count", parts)?;
+        }
+        // A part served as a range, by a backend that answered a HEAD for the whole object.
+        if ctx.op == S3Op::HeadObject
+            && resp.status == http::StatusCode::OK
+            && let Some((first, last)) = ctx.part_range
+            && let Some(total) = resp
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|total| *total > last)
+        {
+            resp.set_status(http::StatusCode::PARTIAL_CONTENT)?;
+            resp.insert_header(http::header::CONTENT_LENGTH, last - first + 1)?;
+            resp.insert_header(
+                http::header::CONTENT_RANGE,
+                format!("bytes {first}-{last}/{total}"),
+            )?;
         }
         if resp.status == http::StatusCode::NOT_MODIFIED
             && !resp.headers.contains_key(http::header::ETAG)
@@ -519,10 +550,18 @@ impl Gateway {
             text("if-match"),
             text("if-none-match"),
         )?;
-        let mut extra: Vec<(&str, &str)> = crate::upstream::plan::SSE_C_HEADERS
+        // A backend that cannot read one part of an object is asked for the parts' sizes while
+        // the upload still exists, so part reads can be served as ranges later.
+        let part_sizes = if quirks::serves_part_numbers(&self.backend.config().capabilities) {
+            None
+        } else {
+            self.upload_part_sizes(request, upload_id, &complete).await
+        };
+        let sse_c: Vec<(&str, &str)> = crate::upstream::plan::SSE_C_HEADERS
             .into_iter()
             .filter_map(|name| Some((name, text(name)?)))
             .collect();
+        let mut extra = sse_c.clone();
         extra.extend(conditions.iter().map(|(n, v)| (*n, v.as_str())));
         let r = self
             .send_document(
@@ -545,8 +584,14 @@ impl Gateway {
         let location = object_url(session, request).unwrap_or_default();
         // The upload is complete once the backend answers: its ETag and metadata are readable
         // now (RGW 16 answers an empty ETag; the declared checksum is in the metadata).
-        let head = if quirks::complete_lacks_etag(&r.body) || checksummed.is_some() {
-            self.head_object(bucket, key, None).await.ok()
+        let tags_wait = !quirks::keeps_multipart_tagging(&self.backend.config().capabilities);
+        let head = if quirks::complete_lacks_etag(&r.body)
+            || checksummed.is_some()
+            || part_sizes.is_some()
+            || tags_wait
+        {
+            // An SSE-C object is read with its key, which the completion carries.
+            self.head_object_with(bucket, key, None, &sse_c).await.ok()
         } else {
             None
         };
@@ -563,6 +608,23 @@ impl Gateway {
             }
             _ => previous,
         };
+        let version = r
+            .headers
+            .get("x-amz-version-id")
+            .and_then(|v| v.to_str().ok());
+        if let Some(tags) = head_text(crate::state::TAGGING_META) {
+            self.tag_completed_object(ctx, request, tags, version)
+                .await?;
+        }
+        if let (Some(sizes), Some(etag)) = (&part_sizes, &etag)
+            && let Err(e) = self
+                .state
+                .set_object_part_sizes(bucket, key, etag.trim_matches('"'), sizes)
+                .await
+        {
+            // Reads of one part then answer 501, never wrong bytes.
+            tracing::warn!(request_id = %ctx.request_id, "could not record the part sizes of {bucket}/{key}: {e}");
+        }
         if !records.is_empty() {
             let state = self.state.clone();
             let (bucket, upload_id) = (bucket.to_owned(), upload_id.to_owned());
@@ -620,6 +682,88 @@ impl Gateway {
             return None;
         }
         Some(checksum)
+    }
+
+    /// Tags a just-completed multipart object with the tags its upload carried in the
+    /// gateway's metadata ([`crate::state::TAGGING_META`]), before the client hears it is
+    /// complete. A failure is the completion's: the client retries it and the backend answers
+    /// the same object again.
+    async fn tag_completed_object(
+        &self,
+        ctx: &RequestCtx,
+        request: &S3Request,
+        tags: &str,
+        version: Option<&str>,
+    ) -> Result<(), S3Error> {
+        let tags = TagSet::from_header(tags)?;
+        let mut path = format!("{}?tagging", request.backend_path());
+        if let Some(v) = version.filter(|v| !v.is_empty() && *v != "null") {
+            path.push_str("&versionId=");
+            path.push_str(&uri::encode_component(v));
+        }
+        let r = self
+            .send_document_to(http::Method::PUT, &path, Bytes::from(tags.to_xml()), &[])
+            .await?;
+        if !r.is_success() {
+            tracing::warn!(request_id = %ctx.request_id, status = r.status, "could not tag a completed multipart object");
+            return Err(s3_error!(
+                ServiceUnavailable,
+                "The upload completed but its tags could not be set; please retry the completion."
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sizes of the parts a completion names, in its order, read from the backend's
+    /// ListParts; `None` when the backend cannot tell (the completion then fails anyway, or
+    /// part reads of the object answer 501).
+    async fn upload_part_sizes(
+        &self,
+        request: &S3Request,
+        upload_id: &str,
+        complete: &xml::CompleteMultipartUpload,
+    ) -> Option<Vec<u64>> {
+        let mut listed = std::collections::HashMap::new();
+        let mut marker = 0;
+        loop {
+            let path = format!(
+                "{}?uploadId={}&part-number-marker={marker}",
+                request.backend_path(),
+                uri::encode_component(upload_id)
+            );
+            let r = self
+                .client
+                .send(http::Method::GET, &path, &[], Bytes::new())
+                .await
+                .ok()?;
+            if !r.is_success() {
+                return None;
+            }
+            let page: xml::ListPartsPage = xml::parse(&r.body).ok()?;
+            let last = page.parts.last().map(|p| p.part_number);
+            for part in page.parts {
+                listed.insert(part.part_number, part);
+            }
+            match (page.is_truncated, page.next_part_number_marker.or(last)) {
+                (true, Some(next)) if next > marker => marker = next,
+                _ => break,
+            }
+        }
+        let mut sizes = Vec::with_capacity(complete.parts.len());
+        let mut previous = None;
+        for part in &complete.parts {
+            // A part listed twice in a row is one part (see `CompleteMultipartUpload::parse`).
+            if previous == Some(part.part_number) {
+                continue;
+            }
+            previous = Some(part.part_number);
+            let listed = listed.get(&part.part_number)?;
+            if listed.etag.trim_matches('"') != part.etag.trim().trim_matches('"') {
+                return None;
+            }
+            sizes.push(listed.size);
+        }
+        Some(sizes)
     }
 
     /// `NoSuchUpload` when the request's multipart upload does not exist at the backend.

@@ -125,6 +125,21 @@ pub fn check_part(n: u32, etag: &str) -> Result<(), S3Error> {
     Ok(())
 }
 
+/// The first and last byte of part `n` in an object of `count` parts with these part sizes
+/// (in part order), or `None` when the sizes do not describe such an object.
+pub fn part_range(sizes: &[u64], count: u32, n: u32) -> Option<(u64, u64)> {
+    if sizes.len() != usize::try_from(count).ok()? || n == 0 {
+        return None;
+    }
+    let index = usize::try_from(n - 1).ok()?;
+    let size = *sizes.get(index)?;
+    let start: u64 = sizes[..index].iter().sum();
+    if size == 0 {
+        return None;
+    }
+    Some((start, start + size - 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +257,18 @@ mod tests {
         );
         assert!(check_part(1, ETAG).is_ok());
         assert_eq!(code(check_part(2, ETAG)), Some("InvalidPart"));
+    }
+
+    #[test]
+    fn a_part_is_the_range_its_sizes_give() {
+        let sizes = [5, 5, 2];
+        assert_eq!(part_range(&sizes, 3, 1), Some((0, 4)));
+        assert_eq!(part_range(&sizes, 3, 2), Some((5, 9)));
+        assert_eq!(part_range(&sizes, 3, 3), Some((10, 11)));
+        // Sizes of another object (another count), a part past the end, an empty part.
+        assert_eq!(part_range(&sizes, 4, 1), None);
+        assert_eq!(part_range(&sizes, 3, 4), None);
+        assert_eq!(part_range(&[0], 1, 1), None);
     }
 
     #[test]

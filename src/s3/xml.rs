@@ -490,6 +490,27 @@ pub struct ListedObject {
     pub key: String,
 }
 
+/// One page of a ListParts answer (only what the gateway reads: each part's number and size).
+#[derive(Debug, Default, Deserialize)]
+pub struct ListPartsPage {
+    #[serde(rename = "Part", default)]
+    pub parts: Vec<ListedPart>,
+    #[serde(rename = "IsTruncated", default)]
+    pub is_truncated: bool,
+    #[serde(rename = "NextPartNumberMarker", default)]
+    pub next_part_number_marker: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListedPart {
+    #[serde(rename = "PartNumber")]
+    pub part_number: u32,
+    #[serde(rename = "ETag", default)]
+    pub etag: String,
+    #[serde(rename = "Size")]
+    pub size: u64,
+}
+
 /// A ListBuckets answer (`ListAllMyBucketsResult`).
 #[derive(Debug, Default, Deserialize)]
 pub struct ListAllMyBuckets {

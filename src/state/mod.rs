@@ -4,7 +4,8 @@
 //! the owner and canned ACL as JSON; `owners/<user>/<name>` is an empty index object, so a user's
 //! buckets are one listing away. Multipart checksums (which backends need not keep) live in
 //! `part-checksums/<bucket>/<upload>/` (one empty object per verified part, named by its
-//! contents) until the upload ends, then in `object-checksums/<bucket>/<etag>/<key>`. Reads are cached for `[server] state_cache_seconds` (default 5):
+//! contents) until the upload ends, then in `object-checksums/<bucket>/<etag>/<key>`; a multipart object's part sizes, for
+//! backends that cannot read one part, in `object-parts/<bucket>/<etag>/<key>`. Reads are cached for `[server] state_cache_seconds` (default 5):
 //! a change made through one replica is honoured by every other replica within that bound, and
 //! at once by the replica that made it.
 
@@ -26,7 +27,7 @@ use crate::upstream::client::BackendClient;
 /// The object metadata entry that records an object's canned ACL (absent: private).
 pub const ACL_META: &str = "x-amz-meta-bucketgate-acl";
 /// The gateway's own object metadata entries: no client sets them, no answer shows them.
-pub const RESERVED_META: &[&str] = &[ACL_META, CHECKSUM_META, WRITER_META];
+pub const RESERVED_META: &[&str] = &[ACL_META, CHECKSUM_META, WRITER_META, TAGGING_META];
 /// The object metadata entry naming the user who wrote the object when that is not the
 /// bucket's owner (a bucket policy let them): the writer may read what it wrote.
 pub const WRITER_META: &str = "x-amz-meta-bucketgate-writer";
@@ -34,6 +35,11 @@ pub const WRITER_META: &str = "x-amz-meta-bucketgate-writer";
 /// (`<ALGORITHM> <base64>`): backends need not keep checksums, so the gateway does, as it keeps
 /// the ACL, and answers it as S3 does (`x-amz-checksum-mode: ENABLED`).
 pub const CHECKSUM_META: &str = "x-amz-meta-bucketgate-checksum";
+
+/// The object metadata entry carrying the tags a CreateMultipartUpload asked for, on a
+/// backend that drops them (`[features] multipart_tagging = false`): the gateway tags the
+/// object when the upload completes.
+pub const TAGGING_META: &str = "x-amz-meta-bucketgate-tagging";
 
 /// Where the ACL of one object version is recorded.
 fn version_acl_key(bucket: &str, key: &str, version: &str) -> String {
@@ -49,6 +55,10 @@ fn parts_prefix(bucket: &str, upload_id: &str) -> String {
 /// of the key never inherits it.
 fn object_checksum_key(bucket: &str, key: &str, etag: &str) -> String {
     format!("object-checksums/{bucket}/{etag}/{key}")
+}
+
+fn object_parts_key(bucket: &str, key: &str, etag: &str) -> String {
+    format!("object-parts/{bucket}/{etag}/{key}")
 }
 
 /// What the gateway knows about a bucket.
@@ -446,6 +456,29 @@ impl StateStore {
         checksum: &ObjectChecksum,
     ) -> Result<(), S3Error> {
         self.store(&object_checksum_key(bucket, key, etag), Some(checksum))
+            .await
+    }
+
+    /// The part sizes of a completed multipart object, in part order, by its ETag (unquoted):
+    /// what reads of one part (`?partNumber=`) are served from when the backend cannot.
+    pub async fn object_part_sizes(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<Option<Vec<u64>>, S3Error> {
+        self.cached(&object_parts_key(bucket, key, etag)).await
+    }
+
+    /// Records the part sizes of a just-completed multipart object.
+    pub async fn set_object_part_sizes(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        sizes: &[u64],
+    ) -> Result<(), S3Error> {
+        self.store(&object_parts_key(bucket, key, etag), Some(&sizes))
             .await
     }
 

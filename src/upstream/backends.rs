@@ -39,6 +39,8 @@ pub struct Verifies {
 pub struct Features {
     pub versioning: bool,
     pub sse_c: bool,
+    /// A CreateMultipartUpload's `x-amz-tagging` tags the completed object.
+    pub multipart_tagging: bool,
 }
 
 /// Object keys the backend stores as they are.
@@ -107,7 +109,10 @@ impl Capabilities {
             out.push("verifies Content-MD5 of forwarded bodies");
         }
         if !self.serves.part_numbers {
-            out.push("answers 501 for part-number reads of multipart objects");
+            out.push("serves part-number reads of multipart objects as ranges (part sizes recorded at completion)");
+        }
+        if !self.features.multipart_tagging {
+            out.push("tags multipart objects with their upload's x-amz-tagging at completion");
         }
         if !self.serves.delete_marker_headers {
             out.push("reads delete markers from the versions listing");

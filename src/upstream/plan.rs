@@ -205,6 +205,23 @@ impl ForwardPlan {
         Ok(())
     }
 
+    /// Removes the query parameter `name` from the backend request (when the gateway serves
+    /// what it asks for by other means).
+    pub fn remove_query_param(&mut self, name: &str) {
+        let Some((path, query)) = self.target.split_once('?') else {
+            return;
+        };
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| pair.split('=').next() != Some(name))
+            .collect();
+        self.target = if kept.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        };
+    }
+
     /// Removes every header of the plan for which `drop` answers true.
     pub fn remove_where(&mut self, drop: impl Fn(&str) -> bool) {
         self.headers.retain(|(n, _)| !drop(n.as_str()));

@@ -118,6 +118,13 @@ pub fn conditional_write_headers(
     Ok(out)
 }
 
+/// Whether the backend tags a completed multipart object with the `x-amz-tagging` its
+/// CreateMultipartUpload carried (S3 does; RGW 16 drops it, so the gateway carries the tags in
+/// the upload's metadata and tags the object at completion).
+pub fn keeps_multipart_tagging(caps: &Capabilities) -> bool {
+    caps.features.multipart_tagging
+}
+
 /// Whether the backend reads one part of a multipart object (`GetObject ?partNumber=`).
 ///
 /// S3 rule: part N of a multipart object is that part's bytes. RGW 16 ignores the parameter
@@ -185,6 +192,20 @@ pub fn current_delete_marker(listing: &[u8], key: &str) -> Option<String> {
     (element(entry, "Key") == Some(escaped.as_ref()) && element(entry, "IsLatest") == Some("true"))
         .then(|| element(entry, "VersionId").map(str::to_owned))
         .flatten()
+}
+
+/// The ETag of `key` in a ListObjectsV2 answer for `prefix=key&max-keys=1`, if it is listed.
+pub fn listed_etag(listing: &[u8], key: &str) -> Option<String> {
+    let text = std::str::from_utf8(listing).ok()?;
+    let entry = &text[text.find("<Contents>")?..];
+    let entry = &entry[..entry.find("</Contents>")?];
+    let escaped = quick_xml::escape::escape(key);
+    (element(entry, "Key") == Some(escaped.as_ref()))
+        .then(|| element(entry, "ETag"))
+        .flatten()
+        .map(|etag| {
+            quick_xml::escape::unescape(etag).map_or_else(|_| etag.to_owned(), |e| e.into_owned())
+        })
 }
 
 /// Backend response headers that name the backend (its software, host or internal counters):
@@ -841,5 +862,14 @@ mod tests {
             assert_eq!(w(Rgw, op, m, n), Err("NotImplemented".to_owned()), "{op:?}");
         }
         assert!(w(Generic, S3Op::CompleteMultipartUpload, None, Some("*")).is_ok());
+    }
+
+    #[test]
+    fn the_listed_etag_is_the_keys_own() {
+        let listing = br#"<ListBucketResult><Contents><Key>a&amp;b</Key><ETag>&quot;abc-3&quot;</ETag></Contents></ListBucketResult>"#;
+        assert_eq!(listed_etag(listing, "a&b").as_deref(), Some("\"abc-3\""));
+        // Another key under the same prefix, or nothing listed.
+        assert_eq!(listed_etag(listing, "a"), None);
+        assert_eq!(listed_etag(b"<ListBucketResult/>", "a"), None);
     }
 }

@@ -22,6 +22,10 @@
 #          chunks, every chunk signature verified), built once per run and replayed, c=$C_LARGE
 #   idle   once, after the rounds: $IDLE_CONNS connections each send one complete GET with
 #          keep-alive and stay open; reports the target's VmRSS (issue target: <= 64 MiB)
+#   churn  once, last, bucketgate only: VmRSS of the fresh process (before any request), then a
+#          mixed workload ($CHURN_BUCKETS buckets created, written, emptied, deleted; $CHURN_PAR
+#          concurrent multipart uploads of $CHURN_MIB MiB, read back), then $CHURN_SETTLE s idle:
+#          VmRSS must come back within 2x of the fresh process's (issue target)
 # Prints a markdown report (summary with ratios vs nginx, then every scenario in detail) to stdout
 # and $WORK_DIR/report.md; raw rows in $WORK_DIR/results.tsv, wrk outputs in $WORK_DIR/wrk/.
 # Exits 1 when any measured run of any target had errors (wrk: connect/read/write/timeout errors
@@ -30,7 +34,8 @@
 # Knobs (environment):
 #   ROUNDS=3            interleaved rounds
 #   DUR=5               seconds per run (LAT_DUR=$DUR for lat1k); WARMUP=1 s per target+scenario
-#   SCENARIOS="get1k hdr1k lat1k get1m put1m chk1m idle"
+#   SCENARIOS="get1k hdr1k lat1k get1m put1m chk1m idle churn"
+#   CHURN_BUCKETS=200 CHURN_MIB=64 CHURN_PAR=16 CHURN_SETTLE=20
 #   TARGETS="direct nginx pingora bucketgate"  (pingora: examples/passthrough.rs, pingora's floor)
 #   BACKEND=rgw         rgw | null (static nginx origin on $NULL_PORT)
 #   C_SMALL=32 C_LARGE=8 NPUT=8 IDLE_CONNS=1000 BUCKET=perfbench
@@ -59,7 +64,11 @@ ROUNDS="${ROUNDS:-3}"
 DUR="${DUR:-5}"
 LAT_DUR="${LAT_DUR:-$DUR}"
 WARMUP="${WARMUP:-1}"
-SCENARIOS="${SCENARIOS:-get1k hdr1k lat1k get1m put1m chk1m idle}"
+SCENARIOS="${SCENARIOS:-get1k hdr1k lat1k get1m put1m chk1m idle churn}"
+CHURN_BUCKETS="${CHURN_BUCKETS:-200}"
+CHURN_MIB="${CHURN_MIB:-64}"
+CHURN_PAR="${CHURN_PAR:-16}"
+CHURN_SETTLE="${CHURN_SETTLE:-20}"
 read -r -a TARGET_LIST <<< "${TARGETS:-direct nginx pingora bucketgate}"
 BACKEND="${BACKEND:-rgw}"
 C_SMALL="${C_SMALL:-32}"
@@ -316,6 +325,8 @@ EOF
   RUST_LOG="$GW_RUST_LOG" launch bucketgate "$BIN" run --config "$W/gw/bucketgate.toml"
   wait_port "$GW_PORT" 30 "$LAUNCHED_PID" || { tail -20 "$W/bucketgate.log" >&2; die "bucketgate did not come up on :$GW_PORT (log $W/bucketgate.log)"; }
   log "bucketgate: pid $LAUNCHED_PID on 127.0.0.1:$GW_PORT ($BIN, threads $GW_THREADS, RUST_LOG=$GW_RUST_LOG)"
+  sleep 1
+  read -r GW_FRESH_RSS _ < <("$PY" "$U" rss "$LAUNCHED_PID")
   T_URL[bucketgate]="http://127.0.0.1:$GW_PORT"; T_PIDS[bucketgate]=$LAUNCHED_PID
   T_AK[bucketgate]=$GW_AK; T_SK[bucketgate]=$GW_SK; T_REGION[bucketgate]=$GW_REGION
 }
@@ -414,9 +425,9 @@ run_one() { # round scenario target duration
   fi
 }
 
-WRK_SCEN=(); DO_IDLE=0
+WRK_SCEN=(); DO_IDLE=0; DO_CHURN=0
 for s in $SCENARIOS; do
-  case $s in idle) DO_IDLE=1 ;; get1k|hdr1k|lat1k|get1m|put1m|chk1m) WRK_SCEN+=("$s") ;; *) die "unknown scenario '$s'" ;; esac
+  case $s in idle) DO_IDLE=1 ;; churn) DO_CHURN=1 ;; get1k|hdr1k|lat1k|get1m|put1m|chk1m) WRK_SCEN+=("$s") ;; *) die "unknown scenario '$s'" ;; esac
 done
 nt=${#TARGET_LIST[@]}
 log "work dir $W; targets ${TARGET_LIST[*]}; scenarios ${SCENARIOS}; $ROUNDS round(s) x ${DUR}s; backend $BACKEND_URL (pids $BACKEND_PIDS)"
@@ -442,6 +453,16 @@ if [ "$DO_IDLE" = 1 ]; then
   done
 fi
 
+CHURN_LINE=""
+if [ "$DO_CHURN" = 1 ] && has_target bucketgate; then
+  log "churn: $CHURN_BUCKETS buckets, $CHURN_PAR x $CHURN_MIB MiB multipart uploads, then ${CHURN_SETTLE}s idle"
+  read -r cb ch ca < <("$PY" "$U" churn "${T_URL[bucketgate]}" "$GW_AK" "$GW_SK" "$GW_REGION" \
+    "${T_PIDS[bucketgate]}" "$CHURN_BUCKETS" "$CHURN_MIB" "$CHURN_PAR" "$CHURN_SETTLE") ||
+    { FAILED=1; log "churn workload failed"; cb=0 ch=0 ca=0; }
+  CHURN_LINE="Memory after a mixed workload (bucketgate): fresh process $((GW_FRESH_RSS / 1024)) MiB; before the workload $((cb / 1024)) MiB; peak (VmHWM, whole run) $((ch / 1024)) MiB; ${CHURN_SETTLE} s after it $((ca / 1024)) MiB = $(awk -v a="$ca" -v f="$GW_FRESH_RSS" 'BEGIN{printf "%.2f", (f ? a/f : 0)}')x the fresh process (target <= 2x)."
+  log "$CHURN_LINE"
+fi
+
 {
   echo "## bucketgate benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
@@ -452,6 +473,7 @@ fi
   echo "wrk -t1, ${DUR}s per run, c=$C_SMALL / c=$C_LARGE / c=1; $(nproc) CPUs; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   "$PY" "$U" report "$RES" "$IDLE_RES" "${TARGET_LIST[@]}"
+  if [ -n "$CHURN_LINE" ]; then echo; echo "$CHURN_LINE"; fi
 } | tee "$W/report.md"
 log "report: $W/report.md; raw results: $RES"
 if [ "$FAILED" != 0 ]; then log "FAILED: some runs had errors (see above)"; exit 1; fi

@@ -18,6 +18,10 @@
                          open N keep-alive connections to URL's host, send one complete GET of
                          URL on each and read its answer, keep them open, wait SETTLE_S, print
                          "<open> <rss_before_kib> <rss_idle_kib> <hwm_kib> <failed>"
+  s3util.py churn    ENDPOINT AK SK REGION "PIDS" BUCKETS BIG_MIB PARALLEL SETTLE_S
+                         a mixed workload (BUCKETS buckets created, written, emptied, deleted;
+                         PARALLEL concurrent multipart uploads of BIG_MIB MiB read back), then
+                         SETTLE_S idle seconds; print "<rss_before_kib> <hwm_kib> <rss_after_kib>"
   s3util.py report   RESULTS.tsv IDLE.tsv TARGET...   markdown report
 
 SIZES are byte counts with an optional k/m suffix (1k, 1m). `setup`, `presign`, `sign-headers`
@@ -292,6 +296,54 @@ def cmd_idle(url, n, pids, settle):
     print(still, before, rss, hwm, failed)
 
 
+# ---------------------------------------------------------------- memory after a mixed workload
+def cmd_churn(endpoint, ak, sk, region, pids, buckets, big_mib, parallel, settle):
+    """A mixed workload through the gateway, then idle: many buckets created, written, listed,
+    emptied and deleted; `parallel` concurrent multipart uploads of `big_mib` MiB (8 MiB parts)
+    read back and deleted; then `settle` seconds without traffic. Prints the target's VmRSS
+    (KiB) before, at its peak (VmHWM) and after settling."""
+    import concurrent.futures
+    from boto3.s3.transfer import TransferConfig
+
+    buckets, big_mib, parallel, settle = int(buckets), int(big_mib), int(parallel), float(settle)
+    before, _ = _rss(pids)
+    c = client(endpoint, ak, sk, region)
+    stamp = f"{os.getpid():x}{int(time.time()) % 100000:x}"
+
+    def bucket_life(i):
+        b = f"churn-{stamp}-{i}"
+        c.create_bucket(Bucket=b)
+        for k in range(20):
+            c.put_object(Bucket=b, Key=f"k/{k}", Body=os.urandom(4096))
+        c.list_objects_v2(Bucket=b)
+        c.delete_objects(Bucket=b, Delete={"Objects": [{"Key": f"k/{k}"} for k in range(20)]})
+        c.delete_bucket(Bucket=b)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        list(ex.map(bucket_life, range(buckets)))
+
+    big = f"churn-{stamp}-big"
+    c.create_bucket(Bucket=big)
+    cfg = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=4)
+    body = os.urandom(big_mib << 20)
+
+    def big_life(i):
+        import io
+        c.upload_fileobj(io.BytesIO(body), big, f"big-{i}", Config=cfg)
+        out = io.BytesIO()
+        c.download_fileobj(big, f"big-{i}", out, Config=cfg)
+        assert out.getvalue() == body, f"big-{i} read back differently"
+        c.delete_object(Bucket=big, Key=f"big-{i}")
+
+    with concurrent.futures.ThreadPoolExecutor(parallel) as ex:
+        list(ex.map(big_life, range(parallel)))
+    c.delete_bucket(Bucket=big)
+    del c
+    time.sleep(settle)
+    after, hwm = _rss(pids)
+    print(before, hwm, after)
+
+
 # ---------------------------------------------------------------- report
 SCEN = {  # scenario name -> table label
     "get1k": "GET 1 KiB c=32 presigned",
@@ -479,7 +531,7 @@ def main():
         sys.exit(__doc__)
     cmd, args = sys.argv[1], sys.argv[2:]
     fn = {"setup": cmd_setup, "presign": cmd_presign, "sign-headers": cmd_sign_headers,
-          "rawput": cmd_rawput, "cpu": cmd_cpu, "rss": cmd_rss, "idle": cmd_idle,
+          "rawput": cmd_rawput, "cpu": cmd_cpu, "rss": cmd_rss, "idle": cmd_idle, "churn": cmd_churn,
           "report": cmd_report}.get(cmd)
     if not fn:
         sys.exit(__doc__)

@@ -35,6 +35,12 @@ enum Command {
         #[arg(long)]
         upgrade: bool,
     },
+    /// Serve only the config's embedded backend (`[embedded]`), in the foreground, until
+    /// stopped: what `scripts/test.sh` runs the test suite's s3s-fs lane against.
+    Embedded {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Validate a config file (and the profile it names) and exit.
     CheckConfig {
         config: PathBuf,
@@ -110,6 +116,29 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Embedded { config } => {
+            let config = match load(&config) {
+                Ok((config, _)) if config.embedded.is_some() => config,
+                Ok(_) => {
+                    eprintln!("{}: no [embedded] section", config.display());
+                    return ExitCode::FAILURE;
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            bucketgate::telemetry::init(config.server.log_format);
+            if let Err(e) = start_embedded(&config) {
+                eprintln!("embedded backend: {e}");
+                return ExitCode::FAILURE;
+            }
+            tracing::info!("embedded backend listening on {}", config.backend.authority());
+            // The backend runs on its own thread; this one only waits to be stopped.
+            loop {
+                std::thread::park();
+            }
+        }
         Command::Run { config, upgrade } => {
             let path = config.clone();
             let (config, profile) = match load(&config) {

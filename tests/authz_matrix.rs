@@ -694,7 +694,8 @@ async fn fixture(main: &Client, alt: &Client) -> Fixture {
     main.put_object()
         .bucket(&mb)
         .key("secret.txt")
-        .tagging("owner=main")
+        // Tags only where the backend keeps them (elsewhere the gateway refuses them).
+        .set_tagging(backend_has("tagging").then(|| "owner=main".to_owned()))
         .body(ByteStream::from_static(SECRET))
         .send()
         .await

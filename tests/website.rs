@@ -88,6 +88,9 @@ async fn a_site_is_served_with_index_error_and_redirects() {
     if skipped_on(
         "seaweedfs",
         "SeaweedFS does not keep x-amz-website-redirect-location, so redirect objects are plain objects",
+    ) || skipped_on(
+        "s3s-fs",
+        "s3s-fs stores keys as files: a key that is also a prefix of others ('docs' beside 'docs/index.html') answers 500, so the gateway cannot tell it is missing",
     ) {
         return;
     }

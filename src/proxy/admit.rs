@@ -297,6 +297,12 @@ impl Gateway {
             }
             _ => None,
         };
+        // Authorized: what the backend lacks is said now (to those who may know the bucket).
+        quirks::check_backend_has(
+            &self.backend.config().capabilities,
+            ctx.op,
+            &session.req_header().headers,
+        )?;
         if matches!(ctx.op, S3Op::PutObject | S3Op::CopyObject)
             && let (Some(bucket), Some(key)) = (&request.bucket, &request.key)
         {
@@ -721,13 +727,6 @@ impl Gateway {
             return Err(s3_error!(
                 NotImplemented,
                 "Object keys with an empty path segment ('a//b', a leading '/') are not supported with the {} storage backend.",
-                caps.name
-            ));
-        }
-        if ctx.op == S3Op::PutBucketVersioning && !caps.features.versioning {
-            return Err(s3_error!(
-                NotImplemented,
-                "Bucket versioning is not supported with the {} storage backend.",
                 caps.name
             ));
         }
@@ -1248,6 +1247,7 @@ impl Gateway {
             }
         }
         self.profile.check_request(ctx.op, &as_put, &headers)?;
+        quirks::check_backend_has(&self.backend.config().capabilities, ctx.op, &headers)?;
         let mut plan = ForwardPlan::new(
             S3Op::PutObject,
             http::Method::PUT,

@@ -41,6 +41,12 @@ pub struct Features {
     pub sse_c: bool,
     /// A CreateMultipartUpload's `x-amz-tagging` tags the completed object.
     pub multipart_tagging: bool,
+    /// Object tags (`?tagging`, `x-amz-tagging`).
+    pub tagging: bool,
+    /// Bucket lifecycle configurations (`?lifecycle`), which the backend enforces.
+    pub lifecycle: bool,
+    /// ListMultipartUploads (`GET /?uploads`).
+    pub multipart_listing: bool,
 }
 
 /// Object keys the backend stores as they are.
@@ -131,6 +137,15 @@ impl Capabilities {
         }
         if !self.features.sse_c {
             out.push("refuses SSE-C (501)");
+        }
+        if !self.features.tagging {
+            out.push("refuses object tagging (501)");
+        }
+        if !self.features.lifecycle {
+            out.push("refuses lifecycle configurations (501)");
+        }
+        if !self.features.multipart_listing {
+            out.push("refuses ListMultipartUploads (501)");
         }
         out
     }

@@ -118,6 +118,46 @@ pub fn conditional_write_headers(
     Ok(out)
 }
 
+/// Refuses, by name, an operation that needs a feature the backend's table says it lacks
+/// (`[features]` in `backends/<kind>.toml`): `501 NotImplemented` naming the feature and the
+/// backend, never the backend's own failure or, worse, a success without the feature.
+pub fn check_backend_has(
+    caps: &Capabilities,
+    op: S3Op,
+    headers: &http::HeaderMap,
+) -> Result<(), S3Error> {
+    use S3Op::*;
+    let f = &caps.features;
+    let missing = match op {
+        PutBucketVersioning | ListObjectVersions if !f.versioning => Some("Bucket versioning"),
+        PutObjectTagging | GetObjectTagging | DeleteObjectTagging if !f.tagging => {
+            Some("Object tagging")
+        }
+        PutObject | PostObject | CopyObject | CreateMultipartUpload
+            if !f.tagging && headers.contains_key("x-amz-tagging") =>
+        {
+            Some("Object tagging (x-amz-tagging)")
+        }
+        PutBucketLifecycleConfiguration
+        | GetBucketLifecycleConfiguration
+        | DeleteBucketLifecycle
+            if !f.lifecycle =>
+        {
+            Some("Bucket lifecycle")
+        }
+        ListMultipartUploads if !f.multipart_listing => Some("ListMultipartUploads"),
+        _ => None,
+    };
+    match missing {
+        Some(feature) => Err(s3_error!(
+            NotImplemented,
+            "{feature} is not supported with the {} storage backend.",
+            caps.name
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Whether the backend tags a completed multipart object with the `x-amz-tagging` its
 /// CreateMultipartUpload carried (S3 does; RGW 16 drops it, so the gateway carries the tags in
 /// the upload's metadata and tags the object at completion).

@@ -35,6 +35,45 @@ pub fn skipped_on(kind: &str, reason: &str) -> bool {
     false
 }
 
+/// Whether the test backend's capability table (`backends/<kind>.toml`) declares the feature
+/// `[features] name`: where it does not, the gateway must refuse what needs it (501).
+pub fn backend_has(name: &str) -> bool {
+    let path = format!(
+        "{}/backends/{}.toml",
+        env!("CARGO_MANIFEST_DIR"),
+        backend_kind()
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{path}: {e}"));
+    table
+        .get("features")
+        .and_then(|f| f.get(name))
+        .and_then(toml::Value::as_bool)
+        .unwrap_or_else(|| panic!("{path}: no [features] {name}"))
+}
+
+/// On a backend without `feature` (see [`backend_has`]): asserts that `answer` is the
+/// gateway's `501 NotImplemented` naming the backend, and answers `true` ("the rest of the test
+/// needs the feature: return now"). On a backend with it, answers `false` without looking.
+pub fn refused_without<T: std::fmt::Debug, E>(feature: &str, answer: &Result<T, E>) -> bool
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    if backend_has(feature) {
+        return false;
+    }
+    let e = answer
+        .as_ref()
+        .expect_err("a request needing a missing backend feature succeeded");
+    assert_eq!(e.code(), Some("NotImplemented"), "{e:?}");
+    assert!(
+        e.message().unwrap_or_default().contains("storage backend"),
+        "the refusal names the backend: {e:?}"
+    );
+    eprintln!("skipped on {}: no {feature} (refused with 501)", backend_kind());
+    true
+}
+
 /// The RGW user the gateway signs with (the service credential).
 pub const BACKEND_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRST";
 pub const BACKEND_SECRET_KEY: &str = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";

@@ -133,7 +133,10 @@ fn main() -> ExitCode {
                 eprintln!("embedded backend: {e}");
                 return ExitCode::FAILURE;
             }
-            tracing::info!("embedded backend listening on {}", config.backend.authority());
+            tracing::info!(
+                "embedded backend listening on {}",
+                config.backend.authority()
+            );
             // The backend runs on its own thread; this one only waits to be stopped.
             loop {
                 std::thread::park();

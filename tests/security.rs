@@ -1423,7 +1423,7 @@ async fn class9_website_private_and_missing_look_the_same() {
 }
 
 /// Class 9: a request head trickled a line at a time is cut off after the header timeout
-/// (`[limits] header_timeout_seconds`), on a new connection and on a kept-alive one, while a
+/// (`[limits] header_read_timeout_seconds`), on a new connection and on a kept-alive one, while a
 /// prompt request is served.
 #[test]
 fn class9_a_trickled_request_head_is_cut_off() {
@@ -1431,7 +1431,11 @@ fn class9_a_trickled_request_head_is_cut_off() {
     use std::time::{Duration, Instant};
     let backend = backend_endpoint();
     let gw = spawn_gateway(|port| {
-        config_text(port, &backend, "\n[limits]\nheader_timeout_seconds = 2\n")
+        config_text(
+            port,
+            &backend,
+            "\n[limits]\nheader_read_timeout_seconds = 2\n",
+        )
     });
     // Sends `first` at once, then one header line every 300 ms; how long until the gateway
     // closes the connection (None: still open after 8 s).

@@ -52,7 +52,8 @@ struct RawLimits {
     concurrent_writes_per_object: Option<u32>,
     max_header_bytes: Option<usize>,
     body_idle_timeout_seconds: Option<u64>,
-    header_timeout_seconds: Option<u64>,
+    #[serde(alias = "header_timeout_seconds")]
+    header_read_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
 }
 
@@ -94,6 +95,7 @@ struct RawBackend {
     secret: RawSecret,
     system_bucket: String,
     connect_timeout_ms: Option<u64>,
+    read_timeout_ms: Option<u64>,
     ca_file: Option<PathBuf>,
     client_cert_file: Option<PathBuf>,
     client_key_file: Option<PathBuf>,
@@ -265,7 +267,7 @@ impl Config {
                         raw.limits.body_idle_timeout_seconds.unwrap_or(60),
                     ),
                     header_timeout: std::time::Duration::from_secs(
-                        raw.limits.header_timeout_seconds.unwrap_or(60).max(1),
+                        raw.limits.header_read_timeout_seconds.unwrap_or(30).max(1),
                     ),
                     max_connections: raw.limits.max_connections,
                 },
@@ -512,6 +514,7 @@ fn validate_backend(raw: RawBackend, base: &Path, p: &mut Problems) -> Option<Ba
         secret_key,
         system_bucket: raw.system_bucket,
         connect_timeout_ms: raw.connect_timeout_ms.unwrap_or(3000),
+        read_timeout_ms: raw.read_timeout_ms.unwrap_or(60_000).max(1),
         ca_file: raw.ca_file.map(|f| base.join(f)),
         client_cert: raw
             .client_cert_file

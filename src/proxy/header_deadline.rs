@@ -4,7 +4,7 @@
 //! that trickles its head a byte at a time holds a connection for as long as it likes (the
 //! classic slowloris). pingora has no setting for a total; this wraps every accepted stream so
 //! that, from the moment a request may begin (the connection opens, or the previous request on
-//! it is done), its head must end (`\r\n\r\n`) within `[limits] header_timeout_seconds`, or the read fails
+//! it is done), its head must end (`\r\n\r\n`) within `[limits] header_read_timeout_seconds`, or the read fails
 //! and pingora closes the connection. Bodies are not limited here (the idle-body timeout is).
 
 use std::pin::Pin;
@@ -24,7 +24,7 @@ use pingora::server::ShutdownWatch;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The gateway's `ServerApp`, with every request head held to `deadline`
-/// (`[limits] header_timeout_seconds`, default 60).
+/// (`[limits] header_read_timeout_seconds`, default 30).
 pub struct HeaderDeadlineApp<A> {
     pub inner: Arc<A>,
     pub deadline: Duration,

@@ -1396,6 +1396,10 @@ fn proxy_failure(e: &pingora::Error) -> Option<S3Error> {
             ServiceUnavailable,
             "The storage backend is unreachable; please retry."
         )),
+        (ErrorSource::Upstream, ReadTimedout | WriteTimedout) => Some(s3_error!(
+            ServiceUnavailable,
+            "The storage backend did not answer in time ([backend] read_timeout_ms); please retry."
+        )),
         (ErrorSource::Upstream, _) => Some(s3_error!(
             ServiceUnavailable,
             "The storage backend failed while handling the request; please retry."

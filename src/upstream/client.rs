@@ -126,6 +126,9 @@ impl BackendClient {
             .get_http_session(&*peer)
             .await
             .map_err(unavailable)?;
+        // The gateway's own requests wait no longer on the backend than proxied ones.
+        session.set_read_timeout(peer.options.read_timeout);
+        session.set_write_timeout(peer.options.write_timeout);
         let broken = |e: Box<pingora::Error>| {
             let err = s3_error!(
                 ServiceUnavailable,

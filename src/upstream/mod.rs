@@ -88,6 +88,10 @@ pub struct BackendConfig {
     pub secret_key: SecretKey,
     pub system_bucket: String,
     pub connect_timeout_ms: u64,
+    /// How long one read from (or write to) the backend may wait: a backend that stalls longer
+    /// is answered `503 ServiceUnavailable` (or, once the answer has begun, the client's
+    /// connection is cut). `[backend] read_timeout_ms`, default 60000.
+    pub read_timeout_ms: u64,
     /// Trust these CAs (PEM) for an `https://` backend instead of the system roots.
     pub ca_file: Option<PathBuf>,
     /// A client certificate and key (PEM) presented to an `https://` backend.
@@ -214,6 +218,9 @@ impl Backend {
         peer.options.connection_timeout = Some(connect);
         peer.options.total_connection_timeout = Some(connect * 2);
         peer.options.idle_timeout = Some(Duration::from_secs(60));
+        let io = Some(Duration::from_millis(self.config.read_timeout_ms));
+        peer.options.read_timeout = io;
+        peer.options.write_timeout = io;
         peer.options.ca = self.ca.clone();
         peer.client_cert_key = self.client_cert.clone();
         Box::new(peer)

@@ -70,7 +70,10 @@ where
         e.message().unwrap_or_default().contains("storage backend"),
         "the refusal names the backend: {e:?}"
     );
-    eprintln!("skipped on {}: no {feature} (refused with 501)", backend_kind());
+    eprintln!(
+        "skipped on {}: no {feature} (refused with 501)",
+        backend_kind()
+    );
     true
 }
 

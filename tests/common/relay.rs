@@ -5,11 +5,62 @@
 //! (keep-alive, bodies framed by `Content-Length` or chunked transfer-coding) and the
 //! backend->gateway stream is parsed just enough to know when an `Expect: 100-continue` request
 //! was answered before its body was sent (the body may then never come).
+//!
+//! It also injects faults on command ([`Relay::set_fault`]): refused connections, a stalled
+//! backend, or a backend that dies after some bytes of an upload or a download.
 
 use std::collections::{HashSet, VecDeque};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A fault the relay injects from the moment it is set until it is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fault {
+    #[default]
+    None,
+    /// New connections are accepted and closed at once, and open ones are cut when next
+    /// used (the backend is down).
+    Refuse,
+    /// Requests reach the backend; its answers are held back (a backend that hangs).
+    Stall,
+    /// After this many more bytes toward the backend (over all connections), every
+    /// connection that sends more is cut (the backend dies during an upload).
+    CutUploadAfter(u64),
+    /// After this many more bytes from the backend, every connection that receives more is
+    /// cut (the backend dies during a download).
+    CutDownloadAfter(u64),
+}
+
+#[derive(Default)]
+struct Faults {
+    fault: Mutex<Fault>,
+    up: AtomicU64,
+    down: AtomicU64,
+}
+
+impl Faults {
+    fn get(&self) -> Fault {
+        *self.fault.lock().unwrap()
+    }
+
+    /// How many of `n` bytes may go on in a direction before the connection is cut (`None`:
+    /// all of them).
+    fn allowance(&self, upload: bool, n: usize) -> Option<usize> {
+        let (limit, counter) = match (self.get(), upload) {
+            (Fault::CutUploadAfter(limit), true) => (limit, &self.up),
+            (Fault::CutDownloadAfter(limit), false) => (limit, &self.down),
+            _ => return None,
+        };
+        let before = counter.fetch_add(n as u64, Ordering::SeqCst);
+        if before + n as u64 <= limit {
+            return None;
+        }
+        Some(limit.saturating_sub(before).min(n as u64) as usize)
+    }
+}
 
 /// One request head as the backend received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +125,7 @@ struct Recorded {
 pub struct Relay {
     addr: SocketAddr,
     recorded: Arc<Mutex<Recorded>>,
+    faults: Arc<Faults>,
 }
 
 impl Relay {
@@ -96,15 +148,31 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let recorded = Arc::new(Mutex::new(Recorded::default()));
-        let shared = recorded.clone();
+        let faults = Arc::new(Faults::default());
+        let (shared, shared_faults) = (recorded.clone(), faults.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
-                let recorded = shared.clone();
-                std::thread::spawn(move || relay_connection(client, backend, recorded));
+                if shared_faults.get() == Fault::Refuse {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let (recorded, faults) = (shared.clone(), shared_faults.clone());
+                std::thread::spawn(move || relay_connection(client, backend, recorded, faults));
             }
         });
-        Relay { addr, recorded }
+        Relay {
+            addr,
+            recorded,
+            faults,
+        }
+    }
+
+    /// Injects `fault` from now on (byte counts start again from zero).
+    pub fn set_fault(&self, fault: Fault) {
+        self.faults.up.store(0, Ordering::SeqCst);
+        self.faults.down.store(0, Ordering::SeqCst);
+        *self.faults.fault.lock().unwrap() = fault;
     }
 
     /// `http://127.0.0.1:<port>`: the backend endpoint to give the gateway.
@@ -141,7 +209,12 @@ struct Exchange {
     answered: HashSet<u64>,
 }
 
-fn relay_connection(client: TcpStream, backend: SocketAddr, recorded: Arc<Mutex<Recorded>>) {
+fn relay_connection(
+    client: TcpStream,
+    backend: SocketAddr,
+    recorded: Arc<Mutex<Recorded>>,
+    faults: Arc<Faults>,
+) {
     let Ok(upstream) = TcpStream::connect(backend) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
@@ -155,6 +228,7 @@ fn relay_connection(client: TcpStream, backend: SocketAddr, recorded: Arc<Mutex<
         (upstream.try_clone().unwrap(), client.try_clone().unwrap());
     let ex = exchange.clone();
     let rec = recorded.clone();
+    let back_faults = faults.clone();
     let back = std::thread::spawn(move || {
         let mut parser = ResponseParser::default();
         let mut buf = vec![0u8; 64 * 1024];
@@ -163,6 +237,15 @@ fn relay_connection(client: TcpStream, backend: SocketAddr, recorded: Arc<Mutex<
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            while back_faults.get() == Fault::Stall {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if let Some(allowed) = back_faults.allowance(false, n) {
+                let _ = to_client.write_all(&buf[..allowed]);
+                let _ = to_client.shutdown(Shutdown::Both);
+                let _ = from_backend.shutdown(Shutdown::Both);
+                return;
+            }
             // Parsed before it is forwarded: the gateway cannot react to an answer (and send
             // its next request) before the relay knows about it.
             if let Err(e) = parser.feed(&buf[..n], &ex) {
@@ -188,6 +271,18 @@ fn relay_connection(client: TcpStream, backend: SocketAddr, recorded: Arc<Mutex<
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        // A backend that went down drops its open connections too.
+        if faults.get() == Fault::Refuse {
+            let _ = to_backend.shutdown(Shutdown::Both);
+            let _ = from_client.shutdown(Shutdown::Both);
+            break;
+        }
+        if let Some(allowed) = faults.allowance(true, n) {
+            let _ = to_backend.write_all(&buf[..allowed]);
+            let _ = to_backend.shutdown(Shutdown::Both);
+            let _ = from_client.shutdown(Shutdown::Both);
+            break;
+        }
         if let Err(e) = parser.feed(&buf[..n], &exchange, &recorded) {
             recorded
                 .lock()

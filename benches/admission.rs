@@ -44,6 +44,7 @@ fn backend() -> Backend {
         secret_key: SecretKey::new("servicesecret"),
         system_bucket: "bucketgate-system".into(),
         connect_timeout_ms: 1000,
+        read_timeout_ms: 60_000,
         ca_file: None,
         client_cert: None,
     })

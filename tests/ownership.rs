@@ -260,3 +260,51 @@ async fn replicas_and_restarts_share_ownership() {
         .await
         .unwrap();
 }
+
+/// Two replicas receive a CreateBucket for the same name at the same moment, from two users,
+/// 100 times: each time exactly one wins and owns the bucket, and the other is told
+/// `409 BucketAlreadyExists` (the claim is a conditional write of the owner record).
+#[tokio::test]
+async fn two_replicas_racing_for_a_name_give_it_one_owner() {
+    if !backend_has_conditional_put() {
+        eprintln!(
+            "skipped on {}: no conditional PutObject (one gateway per backend)",
+            backend_kind()
+        );
+        return;
+    }
+    let backend = backend_endpoint();
+    let a = spawn_gateway(|port| config_text(port, &backend, ""));
+    let b = spawn_gateway(|port| config_text(port, &backend, ""));
+    let (main, alt) = (client_for(&a, MAIN), client_for(&b, ALT));
+    for round in 0..100 {
+        let name = bucket_name(&format!("race{round}"));
+        let (m, l) = tokio::join!(
+            main.create_bucket().bucket(&name).send(),
+            alt.create_bucket().bucket(&name).send()
+        );
+        let (winner, loser) = match (&m, &l) {
+            (Ok(_), Err(e)) => (&main, code(e)),
+            (Err(e), Ok(_)) => (&alt, code(e)),
+            _ => panic!("round {round}: not exactly one winner: {m:?} / {l:?}"),
+        };
+        assert_eq!(loser, (409, "BucketAlreadyExists".into()), "round {round}");
+        // The winner owns it, through either replica: it can delete it.
+        winner
+            .delete_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the winner cannot delete: {e:?}"));
+    }
+}
+
+fn backend_has_conditional_put() -> bool {
+    let path = format!(
+        "{}/backends/{}.toml",
+        env!("CARGO_MANIFEST_DIR"),
+        backend_kind()
+    );
+    let table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    table["conditional_writes"]["put_object"].as_bool().unwrap()
+}

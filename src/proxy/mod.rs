@@ -222,15 +222,35 @@ impl Gateway {
                 self.profile.limits.max_buckets_per_user
             ));
         }
-        self.state
-            .put_bucket(
-                bucket,
-                &BucketRecord {
-                    owner: user.id.clone(),
-                    acl,
-                },
-            )
-            .await?;
+        let conditional = self
+            .backend
+            .config()
+            .capabilities
+            .conditional_writes
+            .put_object;
+        let record = BucketRecord {
+            owner: user.id.clone(),
+            acl,
+        };
+        if !self
+            .state
+            .claim_bucket(bucket, &record, conditional)
+            .await?
+        {
+            // Another replica claimed the name a moment earlier.
+            let owner = self.state.bucket(bucket).await?.map(|r| r.owner.clone());
+            return Err(if owner.as_deref() == Some(user.id.as_str()) {
+                s3_error!(
+                    BucketAlreadyOwnedByYou,
+                    "Your previous request to create the named bucket succeeded and you already own it."
+                )
+            } else {
+                s3_error!(
+                    BucketAlreadyExists,
+                    "The requested bucket name is not available. Please select a different name and try again."
+                )
+            });
+        }
         ctx.claimed_bucket = Some(bucket.to_owned());
         Ok(())
     }

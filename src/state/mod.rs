@@ -227,15 +227,51 @@ impl StateStore {
 
     /// Writes the record of `bucket` and its owner index.
     pub async fn put_bucket(&self, bucket: &str, record: &BucketRecord) -> Result<(), S3Error> {
+        self.write_bucket(bucket, record, false).await.map(|_| ())
+    }
+
+    /// Writes the record of a new bucket only if there is none (`If-None-Match: *`, so of two
+    /// replicas claiming a name at the same moment exactly one wins): `false` when another
+    /// claim came first. `conditional` is the backend's support for conditional PutObject;
+    /// without it the write is plain (one gateway per backend).
+    pub async fn claim_bucket(
+        &self,
+        bucket: &str,
+        record: &BucketRecord,
+        conditional: bool,
+    ) -> Result<bool, S3Error> {
+        let claimed = self.write_bucket(bucket, record, conditional).await?;
+        if !claimed {
+            // Whoever won is read again, not remembered as absent.
+            self.buckets.invalidate(bucket);
+        }
+        Ok(claimed)
+    }
+
+    async fn write_bucket(
+        &self,
+        bucket: &str,
+        record: &BucketRecord,
+        if_absent: bool,
+    ) -> Result<bool, S3Error> {
         let json = serde_json::to_vec(record)
             .map_err(|e| s3_error!(InternalError, "Encoding state: {e}"))?;
-        self.write(&format!("buckets/{bucket}"), Bytes::from(json))
-            .await?;
+        let condition: &[(&str, &str)] = if if_absent {
+            &[("if-none-match", "*")]
+        } else {
+            &[]
+        };
+        if !self
+            .write_with(&format!("buckets/{bucket}"), Bytes::from(json), condition)
+            .await?
+        {
+            return Ok(false);
+        }
         self.write(&format!("owners/{}/{bucket}", record.owner), Bytes::new())
             .await?;
         self.buckets
             .insert(bucket.to_owned(), Some(Arc::new(record.clone())));
-        Ok(())
+        Ok(true)
     }
 
     /// Removes the record of `bucket` and its owner index.
@@ -520,8 +556,20 @@ impl StateStore {
     }
 
     async fn write(&self, key: &str, body: Bytes) -> Result<(), S3Error> {
+        self.write_with(key, body, &[]).await.map(|_| ())
+    }
+
+    /// [`Self::write`] with extra headers (a write condition): `false` when the backend
+    /// answered `412 Precondition Failed`.
+    async fn write_with(
+        &self,
+        key: &str,
+        body: Bytes,
+        extra: &[(&str, &str)],
+    ) -> Result<bool, S3Error> {
         let path = self.object_path(key);
-        let headers = [("content-type", "application/json")];
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend_from_slice(extra);
         let mut r = self
             .client
             .send(Method::PUT, &path, &headers, body.clone())
@@ -531,6 +579,9 @@ impl StateStore {
             self.ensure_system_bucket().await?;
             r = self.client.send(Method::PUT, &path, &headers, body).await?;
         }
+        if r.status == 412 && !extra.is_empty() {
+            return Ok(false);
+        }
         if !r.is_success() {
             return Err(s3_error!(
                 ServiceUnavailable,
@@ -538,6 +589,6 @@ impl StateStore {
                 r.status
             ));
         }
-        Ok(())
+        Ok(true)
     }
 }

@@ -17,6 +17,100 @@ const NEWBIE: (&str, &str) = (
     "newbie-secret-000000000000000000000000000",
 );
 
+/// Requests that keep flowing while a test reloads or upgrades the gateway: PUTs and GETs of
+/// objects in their own bucket, each tried once (a fault must count, not be retried away).
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicUsize>,
+    failures: Arc<std::sync::Mutex<Vec<String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Traffic {
+    async fn start(gw: &Gateway, name: &str) -> Traffic {
+        let config = aws_sdk_s3::Config::builder()
+            .endpoint_url(gw.endpoint())
+            .region(aws_sdk_s3::config::Region::new(REGION))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                MAIN.0, MAIN.1, None, None, "test",
+            ))
+            .force_path_style(true)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build();
+        let c = aws_sdk_s3::Client::from_conf(config);
+        let b = bucket_name(name);
+        client_for(gw, MAIN)
+            .create_bucket()
+            .bucket(&b)
+            .send()
+            .await
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicUsize::new(0));
+        let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for worker in 0..4 {
+            let (c, b, stop, ok, failures) = (
+                c.clone(),
+                b.clone(),
+                stop.clone(),
+                ok.clone(),
+                failures.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let key = format!("k{worker}");
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let body = format!("{worker}-{i}").repeat(512);
+                    let put = c
+                        .put_object()
+                        .bucket(&b)
+                        .key(&key)
+                        .body(aws_sdk_s3::primitives::ByteStream::from(
+                            body.clone().into_bytes(),
+                        ))
+                        .send()
+                        .await;
+                    let outcome = match put {
+                        Err(e) => Err(format!("PUT: {e:?}")),
+                        Ok(_) => match c.get_object().bucket(&b).key(&key).send().await {
+                            Err(e) => Err(format!("GET: {e:?}")),
+                            Ok(got) => match got.body.collect().await.map(|b| b.into_bytes()) {
+                                Ok(bytes) if bytes == body.as_bytes() => Ok(()),
+                                Ok(_) => Err("GET: other bytes than the PUT's".into()),
+                                Err(e) => Err(format!("GET body: {e:?}")),
+                            },
+                        },
+                    };
+                    match outcome {
+                        Ok(()) => {
+                            ok.fetch_add(2, Ordering::Relaxed);
+                        }
+                        Err(e) => failures.lock().unwrap().push(e),
+                    }
+                }
+            }));
+        }
+        Traffic {
+            stop,
+            ok,
+            failures,
+            tasks,
+        }
+    }
+
+    /// Stops the traffic: (requests answered, failures).
+    async fn stop(self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+        let failures = self.failures.lock().unwrap().clone();
+        (self.ok.load(Ordering::Relaxed), failures)
+    }
+}
+
 fn signal(pid: u32, sig: i32) {
     // SAFETY: sending a signal to a child process this test started.
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
@@ -55,6 +149,7 @@ async fn sigterm_with_nothing_in_flight_exits_at_once() {
 async fn sighup_adds_a_user_without_dropping_requests() {
     let backend = backend_endpoint();
     let gw = spawn_gateway(|port| config_text(port, &backend, ""));
+    let objects = Traffic::start(&gw, "reload-load").await;
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let traffic = {
@@ -117,6 +212,14 @@ async fn sighup_adds_a_user_without_dropping_requests() {
         0,
         "no request failed across the reloads"
     );
+    let (answered, failures) = objects.stop().await;
+    assert!(answered > 10, "object traffic flowed");
+    assert!(
+        failures.is_empty(),
+        "{} PUT/GET failed across the reloads: {:?}",
+        failures.len(),
+        failures.iter().take(3).collect::<Vec<_>>()
+    );
     std::fs::write(&gw.config_path, with_newbie).unwrap();
 }
 
@@ -176,7 +279,8 @@ async fn graceful_shutdown_completes_an_upload_in_flight() {
 }
 
 /// pingora's zero-downtime upgrade: a new process started with `--upgrade` takes the listening
-/// sockets when the old one gets SIGQUIT; requests keep being answered across the hand-over.
+/// sockets when the old one gets SIGQUIT; requests keep being answered across the hand-over,
+/// PUTs and GETs running all along without one failing or being reset.
 #[tokio::test]
 async fn upgrade_hands_the_listeners_to_a_new_process() {
     let backend = backend_endpoint();
@@ -186,6 +290,7 @@ async fn upgrade_hands_the_listeners_to_a_new_process() {
         .send()
         .await
         .expect("the old process serves");
+    let traffic = Traffic::start(&old, "upgrade-load").await;
 
     let sock =
         std::path::PathBuf::from(format!("/tmp/bucketgate-upgrade-{}.sock", old.addr.port()));
@@ -221,6 +326,9 @@ async fn upgrade_hands_the_listeners_to_a_new_process() {
             break;
         }
     }
+    // Traffic goes on through the new process for a moment, then stops.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (answered, failures) = traffic.stop().await;
     let still_running = new.try_wait().unwrap().is_none();
     let _ = new.kill();
     let _ = new.wait();
@@ -228,6 +336,14 @@ async fn upgrade_hands_the_listeners_to_a_new_process() {
     assert!(
         served_by_new,
         "after the old process exited, the new one answers on the same port"
+    );
+    assert!(answered > 10, "traffic flowed across the upgrade");
+    assert!(
+        failures.is_empty(),
+        "{} of {} PUT/GET failed across the upgrade: {:?}",
+        failures.len(),
+        answered + failures.len(),
+        failures.iter().take(3).collect::<Vec<_>>()
     );
 }
 

@@ -1500,6 +1500,10 @@ pub fn build_server(
         inner: Arc::new(proxy),
         deadline: config.limits.header_timeout,
     };
+    let app = shutdown::DrainApp {
+        inner: Arc::new(app),
+        drain: std::time::Duration::from_millis(config.server.grace_period_seconds * 500),
+    };
     let mut service = pingora::services::listening::Service::new("bucketgate".to_owned(), app);
     for addr in &config.server.listen {
         service.add_listener(client_listener(&addr.to_string()));

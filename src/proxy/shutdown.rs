@@ -4,12 +4,18 @@
 //!
 //! SIGQUIT (the `--upgrade` hand-over) keeps pingora's grace period: the keep-alive
 //! connections of the old process go on being answered while clients move to the new one.
+//! pingora itself drops every idle keep-alive connection the moment it stops accepting, which
+//! races with a client sending its next request on one (the client sees a reset); [`DrainApp`]
+//! holds that back for half the grace period, so each connection's next request is answered,
+//! with `Connection: close`, and only connections idle all along are dropped at its end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use tokio::signal::unix::{SignalKind, signal};
@@ -45,6 +51,30 @@ impl InFlight {
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The gateway's connection handler with a drain window at shutdown: idle keep-alive
+/// connections stay open for `drain` after the listeners close (see the module's comment).
+pub struct DrainApp<A> {
+    pub inner: Arc<A>,
+    pub drain: Duration,
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for DrainApp<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        self.inner.process_new(stream, shutdown).await
+    }
+
+    /// Runs once the listeners are closed; pingora's own cleanup drops idle connections.
+    async fn cleanup(&self) {
+        tokio::time::sleep(self.drain).await;
+        self.inner.cleanup().await
     }
 }
 

@@ -308,3 +308,92 @@ fn backend_has_conditional_put() -> bool {
     let table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
     table["conditional_writes"]["put_object"].as_bool().unwrap()
 }
+
+/// Two replicas, one toggling ACLs and one read anonymously: once a replica has answered a
+/// change to private, the other never serves a public read later than the documented bound
+/// (`state_cache_seconds`, 1 s here, for bucket ACLs; object ACLs live with the object and hold
+/// at once).
+#[tokio::test]
+async fn acl_changes_reach_every_replica_within_the_cache_bound() {
+    let backend = backend_endpoint();
+    let with_cache = |port| {
+        config_text(port, &backend, "").replace(
+            "grace_period_seconds = 1",
+            "grace_period_seconds = 1\nstate_cache_seconds = 1",
+        )
+    };
+    let (a, b) = (spawn_gateway(with_cache), spawn_gateway(with_cache));
+    let main = client_for(&a, MAIN);
+    let name = bucket_name("acl-replicas");
+    main.create_bucket().bucket(&name).send().await.unwrap();
+    main.put_object()
+        .bucket(&name)
+        .key("k")
+        .body(ByteStream::from_static(b"v"))
+        .send()
+        .await
+        .unwrap();
+    let anonymous = |target: String| {
+        let (status, _, _) = raw_request(
+            b.addr,
+            &format_request("GET", &target, &[("host".into(), b.addr.to_string())], b""),
+        );
+        status
+    };
+    let bound = Duration::from_millis(1000 + 300);
+    for round in 0..5 {
+        // Object ACL: public, seen through B; private again, never public through B after.
+        main.put_object_acl()
+            .bucket(&name)
+            .key("k")
+            .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous(format!("/{name}/k")), 200, "round {round}");
+        main.put_object_acl()
+            .bucket(&name)
+            .key("k")
+            .acl(aws_sdk_s3::types::ObjectCannedAcl::Private)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            anonymous(format!("/{name}/k")),
+            403,
+            "round {round}: an object made private was still served publicly by the other replica"
+        );
+
+        // Bucket ACL (a public listing): within the bound, then never again.
+        main.put_bucket_acl()
+            .bucket(&name)
+            .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+            .send()
+            .await
+            .unwrap();
+        let public_since = std::time::Instant::now();
+        while anonymous(format!("/{name}")) != 200 {
+            assert!(
+                public_since.elapsed() < bound,
+                "round {round}: a public listing not seen within the bound"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        main.put_bucket_acl()
+            .bucket(&name)
+            .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+            .send()
+            .await
+            .unwrap();
+        let private_since = std::time::Instant::now();
+        while private_since.elapsed() < bound + Duration::from_millis(500) {
+            let status = anonymous(format!("/{name}"));
+            assert!(
+                status == 403 || private_since.elapsed() < bound,
+                "round {round}: a public listing {:?} after the bucket was made private",
+                private_since.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

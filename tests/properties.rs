@@ -213,4 +213,138 @@ proptest! {
             }
         }
     }
+
+    /// Every XML body a client may send, from a soup of the elements they use: never a panic.
+    #[test]
+    fn xml_bodies_never_panic(doc in xml_soup()) {
+        use bucketgate::s3::xml;
+        let b = doc.as_bytes();
+        let _ = xml::CompleteMultipartUpload::parse(b);
+        let _ = xml::DeleteRequest::parse(b);
+        let _ = xml::VersioningConfiguration::parse(b);
+        let _ = xml::CreateBucketConfiguration::parse(b);
+        let _ = xml::parse_access_control_policy(b, "main");
+        let _ = bucketgate::s3::tags::TagSet::from_xml(b);
+        let _ = bucketgate::s3::lifecycle::LifecycleConfiguration::parse(b);
+        let _ = bucketgate::features::cors::CorsConfiguration::parse(b);
+        let _ = bucketgate::features::website::WebsiteConfiguration::parse(b);
+        let _ = bucketgate::features::access_log::parse_logging_status(b);
+    }
+
+    /// A POST form's fields before the file, split anywhere, with any boundary: never a panic.
+    #[test]
+    fn post_form_preambles_never_panic(
+        boundary in "[-a-zA-Z0-9]{1,20}",
+        parts in proptest::collection::vec(
+            ("[ -~]{0,20}", proptest::collection::vec(any::<u8>(), 0..30)),
+            0..6,
+        ),
+        cut in 0usize..400,
+    ) {
+        let mut body = Vec::new();
+        for (name, value) in &parts {
+            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes());
+            body.extend_from_slice(value);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n").as_bytes());
+        let _ = bucketgate::s3::form::parse_preamble(&body, &boundary);
+        let _ = bucketgate::s3::form::parse_preamble(&body[..cut.min(body.len())], &boundary);
+    }
+
+    /// Config files: any soup of sections, keys and values is a config or a list of problems.
+    #[test]
+    fn config_parsing_never_panics(text in toml_soup()) {
+        let _ = bucketgate::config::Config::parse(&text, std::path::Path::new("/tmp"));
+    }
+
+    /// SigV2 header and query forms and SigV4 presigned queries, near-valid: never a panic.
+    #[test]
+    fn signature_forms_never_panic(
+        v2 in "AWS [A-Z0-9]{0,20}:[ -~]{0,40}",
+        query in prop_oneof![
+            "AWSAccessKeyId=[A-Z0-9]{0,20}&Expires=[0-9-]{0,12}&Signature=[ -~]{0,30}",
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=[ -~]{0,60}&X-Amz-Date=[0-9TZ]{0,16}&X-Amz-Expires=[0-9-]{0,8}&X-Amz-SignedHeaders=[a-z;]{0,20}&X-Amz-Signature=[0-9a-f]{0,64}",
+        ],
+        date in "[ -~]{0,40}",
+    ) {
+        use bucketgate::auth::credentials::{CredentialStore, SecretKey, User};
+        use bucketgate::auth::sigv4::SignedParts;
+        let store = CredentialStore::new([User {
+            id: "main".into(),
+            display_name: "main".into(),
+            access_key: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_key: SecretKey::new("secret"),
+            grants: Vec::new(),
+        }]);
+        let rules = HostRules::new("nyc3", "example.test");
+        for (header, q) in [(Some(v2.as_str()), ""), (None, query.as_str())] {
+            let Ok(request) = S3Request::parse(&rules, "h", "/b/k", q) else { continue };
+            let mut headers = http::HeaderMap::new();
+            if let Some(Ok(v)) = header.map(http::HeaderValue::from_str) {
+                headers.insert(http::header::AUTHORIZATION, v);
+            }
+            if let Ok(v) = http::HeaderValue::from_str(&date) {
+                headers.insert(http::header::DATE, v);
+            }
+            let parts = SignedParts {
+                method: "GET",
+                decoded_path: &request.decoded_path,
+                raw_path: "/b/k",
+                host_bucket: None,
+                query: &request.query,
+                headers: &headers,
+            };
+            let _ = bucketgate::auth::authenticate(&parts, &store, std::time::SystemTime::now());
+        }
+    }
+}
+
+/// XML-ish text: the elements of S3 request documents, text and stray markup, in any order.
+fn xml_soup() -> impl Strategy<Value = String> {
+    let tags = [
+        "CompleteMultipartUpload", "Part", "PartNumber", "ETag", "ChecksumCRC32", "Delete",
+        "Object", "Key", "VersionId", "Quiet", "VersioningConfiguration", "Status", "MfaDelete",
+        "CreateBucketConfiguration", "LocationConstraint", "AccessControlPolicy", "Owner", "ID",
+        "AccessControlList", "Grant", "Grantee", "URI", "Permission", "Tagging", "TagSet", "Tag",
+        "Value", "LifecycleConfiguration", "Rule", "Filter", "Prefix", "Expiration", "Days",
+        "Date", "AbortIncompleteMultipartUpload", "DaysAfterInitiation", "CORSConfiguration",
+        "CORSRule", "AllowedOrigin", "AllowedMethod", "AllowedHeader", "MaxAgeSeconds",
+        "WebsiteConfiguration", "IndexDocument", "Suffix", "ErrorDocument", "RoutingRules",
+        "RoutingRule", "Condition", "Redirect", "HostName", "ReplaceKeyPrefixWith",
+        "BucketLoggingStatus", "LoggingEnabled", "TargetBucket", "TargetPrefix",
+        "TargetObjectKeyFormat", "PartitionedPrefix",
+    ];
+    let token = prop_oneof![
+        proptest::sample::select(tags.to_vec()).prop_map(|t| format!("<{t}>")),
+        proptest::sample::select(tags.to_vec()).prop_map(|t| format!("</{t}>")),
+        proptest::sample::select(tags.to_vec()).prop_map(|t| format!("<{t}/>")),
+        "[ -~]{0,10}",
+        proptest::sample::select(vec!["<?xml version=\"1.0\"?>", "<!--", "-->", "<![CDATA[", "]]>", "&amp;", "&#0;", "&bogus;", "<", ">", "\"", "\u{feff}", "é"]).prop_map(str::to_owned),
+    ];
+    proptest::collection::vec(token, 0..48).prop_map(|t| t.concat())
+}
+
+/// TOML-ish text: the config's sections and keys with values of every type, in any order.
+fn toml_soup() -> impl Strategy<Value = String> {
+    let sections = ["[server]", "[backend]", "[[users]]", "[limits]", "[tls]", "[embedded]", "[[users.grants]]", "[cors]"];
+    let keys = [
+        "listen", "region", "domain", "threads", "profile", "endpoint", "kind", "access_key",
+        "secret_key", "secret_key_env", "system_bucket", "id", "bucket", "access",
+        "connect_timeout_ms", "read_timeout_ms", "header_read_timeout_seconds", "max_connections",
+        "certificates", "data_dir", "admin_listen", "state_cache_seconds",
+    ];
+    let value = prop_oneof![
+        "\"[ -~]{0,20}\"",
+        "-?[0-9]{1,20}",
+        Just("true".to_owned()),
+        "\\[(\"[ -~]{0,12}\", ){0,3}\\]",
+        Just("{ a = 1 }".to_owned()),
+    ];
+    let line = prop_oneof![
+        proptest::sample::select(sections.to_vec()).prop_map(str::to_owned),
+        (proptest::sample::select(keys.to_vec()), value).prop_map(|(k, v)| format!("{k} = {v}")),
+        "[ -~]{0,20}",
+    ];
+    proptest::collection::vec(line, 0..24).prop_map(|l| l.join("\n"))
 }

@@ -1487,6 +1487,40 @@ fn class9_a_trickled_request_head_is_cut_off() {
         fresh.is_some_and(|t| t >= Duration::from_millis(1500) && t < Duration::from_secs(5)),
         "a trickled head on a new connection stayed open: {fresh:?}"
     );
+    // Fewer bytes than HTTP/2's preface (24), a byte at a time, or none at all: pingora waits
+    // for those before it reads a head, and that wait is held to the same deadline.
+    for (what, bytes_per_step) in [("a byte at a time", 1usize), ("nothing", 0)] {
+        let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let start = Instant::now();
+        let line = b"GET / HTTP/1.1\r\n";
+        let mut sent = 0;
+        let mut buf = [0u8; 64];
+        let cut = loop {
+            if start.elapsed() > Duration::from_secs(8) {
+                break None;
+            }
+            if bytes_per_step > 0 && sent < line.len() {
+                if s.write_all(&line[sent..sent + 1]).is_err() {
+                    break Some(start.elapsed());
+                }
+                sent += 1;
+            }
+            match s.read(&mut buf) {
+                Ok(0) => break Some(start.elapsed()),
+                Ok(_) => {}
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => break Some(start.elapsed()),
+            }
+        };
+        assert!(
+            cut.is_some_and(|t| t >= Duration::from_millis(1500) && t < Duration::from_secs(5)),
+            "a connection sending {what} stayed open: {cut:?}"
+        );
+    }
     // A prompt (anonymous, refused) request, then a trickled one on the same connection.
     let kept = trickle(
         Some(format!("GET / HTTP/1.1\r\nhost: {host}\r\n\r\n").as_bytes()),

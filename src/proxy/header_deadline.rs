@@ -325,12 +325,29 @@ impl GetSocketDigest for DeadlineStream {
     }
 }
 
+/// pingora peeks at a new connection's first bytes (the HTTP/2 preface, 24 bytes) before it
+/// reads a head: that wait is part of the head's and runs out with it, or a client sending
+/// fewer bytes, a byte at a time or none, would hold the connection for as long as it likes.
 #[async_trait]
 impl Peek for DeadlineStream {
     async fn try_peek(&mut self, buf: &mut [u8]) -> std::io::Result<bool> {
-        match self.inner.as_mut() {
-            Some(inner) => inner.try_peek(buf).await,
-            None => Ok(false),
+        let deadline = self
+            .head_open
+            .then(|| self.sleep.as_ref().map(|s| s.deadline()))
+            .flatten();
+        let Some(inner) = self.inner.as_mut() else {
+            return Ok(false);
+        };
+        match deadline {
+            Some(at) => tokio::time::timeout_at(at, inner.try_peek(buf))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the request head took too long",
+                    ))
+                }),
+            None => inner.try_peek(buf).await,
         }
     }
 }

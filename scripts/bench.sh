@@ -26,6 +26,15 @@
 #          mixed workload ($CHURN_BUCKETS buckets created, written, emptied, deleted; $CHURN_PAR
 #          concurrent multipart uploads of $CHURN_MIB MiB, read back), then $CHURN_SETTLE s idle:
 #          VmRSS must come back within 2x of the fresh process's (issue target)
+# Load scenarios (once each, bucketgate only; scripts/bench-load.sh runs them):
+#   busyidle  $IDLE_CONNS idle keep-alive connections held open while wrk runs GET 1 KiB at
+#             c=$C_SMALL: the gateway's VmRSS and the active clients' p50/p99 (target <= 64 MiB)
+#   slowloris GET 1 KiB throughput at c=$C_SMALL without, then with $SLOW_CONNS connections each
+#             sending a request head one byte a second (closed after the gateway's
+#             header_read_timeout_seconds = $GW_HEADER_TIMEOUT): target >= 90% of the first
+#   flood     requests_per_second_per_ip = $FLOOD_LIMIT (SIGHUP), then GET 1 KiB at c=$C_SMALL from
+#             one IP: SlowDown answers per second and per second of gateway CPU
+#   bigput    $BIGPUT_N concurrent header-signed aws-chunked PUTs of $BIGPUT_MIB MiB: peak VmRSS
 # Prints a markdown report (summary with ratios vs nginx, then every scenario in detail) to stdout
 # and $WORK_DIR/report.md; raw rows in $WORK_DIR/results.tsv, wrk outputs in $WORK_DIR/wrk/.
 # Exits 1 when any measured run of any target had errors (wrk: connect/read/write/timeout errors
@@ -69,6 +78,11 @@ CHURN_BUCKETS="${CHURN_BUCKETS:-200}"
 CHURN_MIB="${CHURN_MIB:-64}"
 CHURN_PAR="${CHURN_PAR:-16}"
 CHURN_SETTLE="${CHURN_SETTLE:-20}"
+SLOW_CONNS="${SLOW_CONNS:-500}"
+GW_HEADER_TIMEOUT="${GW_HEADER_TIMEOUT:-30}"
+FLOOD_LIMIT="${FLOOD_LIMIT:-100}"
+BIGPUT_N="${BIGPUT_N:-100}"
+BIGPUT_MIB="${BIGPUT_MIB:-64}"
 read -r -a TARGET_LIST <<< "${TARGETS:-direct nginx pingora bucketgate}"
 BACKEND="${BACKEND:-rgw}"
 C_SMALL="${C_SMALL:-32}"
@@ -315,6 +329,9 @@ access_key = "$BACKEND_AK"
 secret_key = "$BACKEND_SK"
 system_bucket = "$SYSTEM_BUCKET"
 
+[limits]
+header_read_timeout_seconds = $GW_HEADER_TIMEOUT
+
 [[users]]
 id = "$GW_USER"
 display_name = "Benchmark User"
@@ -425,9 +442,9 @@ run_one() { # round scenario target duration
   fi
 }
 
-WRK_SCEN=(); DO_IDLE=0; DO_CHURN=0
+WRK_SCEN=(); DO_IDLE=0; DO_CHURN=0; LOAD_SCEN=()
 for s in $SCENARIOS; do
-  case $s in idle) DO_IDLE=1 ;; churn) DO_CHURN=1 ;; get1k|hdr1k|lat1k|get1m|put1m|chk1m) WRK_SCEN+=("$s") ;; *) die "unknown scenario '$s'" ;; esac
+  case $s in idle) DO_IDLE=1 ;; churn) DO_CHURN=1 ;; busyidle|slowloris|flood|bigput) LOAD_SCEN+=("$s") ;; get1k|hdr1k|lat1k|get1m|put1m|chk1m) WRK_SCEN+=("$s") ;; *) die "unknown scenario '$s'" ;; esac
 done
 nt=${#TARGET_LIST[@]}
 log "work dir $W; targets ${TARGET_LIST[*]}; scenarios ${SCENARIOS}; $ROUNDS round(s) x ${DUR}s; backend $BACKEND_URL (pids $BACKEND_PIDS)"
@@ -453,6 +470,58 @@ if [ "$DO_IDLE" = 1 ]; then
   done
 fi
 
+# ------------------------------------------------------------------ load scenarios
+LOAD_LINES=()
+wrk_get1k() { # -> "requests duration_us non2xx p50 p99" of one wrk run on the gateway
+  local out res
+  out=$(wrk -t1 -c"$C_SMALL" -d"${DUR}s" --timeout 10s --latency -s "$B/result.lua" "${URL_GET1K[bucketgate]}" 2>&1) || true
+  res=$(grep '^WRKRESULT' <<< "$out" | tail -1) || { echo "$out" >&2; die "wrk gave no result"; }
+  local n dus ec er ew es et p50 p99
+  read -r _ n dus _ ec er ew es et p50 p99 <<< "$res"
+  echo "$n $dus $es $p50 $p99 $((ec + er + ew + et))"
+}
+if [ "${#LOAD_SCEN[@]}" -gt 0 ]; then has_target bucketgate || die "load scenarios need the bucketgate target"; fi
+GWPID=${T_PIDS[bucketgate]:-}
+for s in "${LOAD_SCEN[@]}"; do
+  case $s in
+    busyidle)
+      "$PY" "$U" hold "${URL_GET1K[bucketgate]}" "$IDLE_CONNS" $((DUR + 8)) > "$W/hold.out" 2> "$W/hold.err" &
+      hp=$!
+      for _ in $(seq 1 120); do grep -q held "$W/hold.err" 2>/dev/null && break; sleep 0.5; done
+      read -r n dus non2xx p50 p99 errs < <(wrk_get1k)
+      read -r rss _ < <("$PY" "$U" rss "$GWPID")
+      wait "$hp"; read -r open failed < "$W/hold.out"
+      line="busyidle: $open of $IDLE_CONNS idle keep-alive connections held ($failed failed) while $C_SMALL connections ran GET 1 KiB: $(awk -v n="$n" -v d="$dus" 'BEGIN{printf "%.0f", n/(d/1e6)}') req/s, p50 ${p50} µs, p99 ${p99} µs, errors $((non2xx + errs)); gateway VmRSS $((rss / 1024)) MiB (target <= 64)"
+      [ "$open" = "$IDLE_CONNS" ] && [ "$((non2xx + errs))" = 0 ] || FAILED=1 ;;
+    slowloris)
+      read -r n0 d0 _ _ _ _ < <(wrk_get1k)
+      "$PY" "$U" slowloris "127.0.0.1:$GW_PORT" "$SLOW_CONNS" $((GW_HEADER_TIMEOUT + 20)) > "$W/slow.out" &
+      sp=$!
+      sleep 2
+      read -r n1 d1 non2xx _ _ errs < <(wrk_get1k)
+      wait "$sp"; read -r closed median open < "$W/slow.out"
+      ratio=$(awk -v a="$n0" -v da="$d0" -v b="$n1" -v db="$d1" 'BEGIN{printf "%.2f", (b/db)/(a/da)}')
+      line="slowloris: GET 1 KiB at c=$C_SMALL: $(awk -v n="$n0" -v d="$d0" 'BEGIN{printf "%.0f", n/(d/1e6)}') req/s alone, $(awk -v n="$n1" -v d="$d1" 'BEGIN{printf "%.0f", n/(d/1e6)}') req/s beside $SLOW_CONNS one-byte-a-second heads = ${ratio}x (target >= 0.90; errors $((non2xx + errs))); $closed of them closed by the gateway, median after ${median} s (header_read_timeout_seconds = $GW_HEADER_TIMEOUT), $open still open"
+      awk -v r="$ratio" 'BEGIN{exit !(r >= 0.9)}' && [ "$open" = 0 ] || FAILED=1 ;;
+    flood)
+      cp "$W/gw/bucketgate.toml" "$W/gw/bucketgate.toml.orig"
+      sed -i "s/^\[limits\]$/[limits]\nrequests_per_second_per_ip = $FLOOD_LIMIT/" "$W/gw/bucketgate.toml"
+      kill -HUP "$GWPID"; sleep 2
+      read -r -a c0 < <("$PY" "$U" cpu "$GWPID" "$BACKEND_PIDS")
+      read -r n dus non2xx _ _ errs < <(wrk_get1k)
+      read -r -a c1 < <("$PY" "$U" cpu "$GWPID" "$BACKEND_PIDS")
+      cp "$W/gw/bucketgate.toml.orig" "$W/gw/bucketgate.toml"; kill -HUP "$GWPID"; sleep 1
+      cpu=$(awk -v a="${c0[0]}" -v b="${c1[0]}" 'BEGIN{printf "%.2f", b-a}')
+      line="flood: requests_per_second_per_ip = $FLOOD_LIMIT, GET 1 KiB at c=$C_SMALL from one IP for ${DUR} s: $n answers, $non2xx of them 503 SlowDown = $(awk -v x="$non2xx" -v d="$dus" 'BEGIN{printf "%.0f", x/(d/1e6)}') rejections/s, $(awk -v x="$non2xx" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? x/c : 0)}') per second of gateway CPU (${cpu} s used); connection errors $errs" ;;
+    bigput)
+      read -r ok failed secs hwm < <("$PY" "$U" bigput "${T_URL[bucketgate]}" "$GW_AK" "$GW_SK" "$GW_REGION" "$BUCKET" "$GWPID" "$BIGPUT_N" "$BIGPUT_MIB")
+      line="bigput: $BIGPUT_N concurrent signed aws-chunked PUTs of $BIGPUT_MIB MiB: $ok stored, $failed failed, ${secs} s ($(awk -v n="$BIGPUT_N" -v m="$BIGPUT_MIB" -v s="$secs" 'BEGIN{printf "%.0f", n*m/s}') MiB/s); gateway peak VmRSS (VmHWM) $((hwm / 1024)) MiB"
+      [ "$failed" = 0 ] || FAILED=1 ;;
+  esac
+  log "$line"
+  LOAD_LINES+=("$line")
+done
+
 CHURN_LINE=""
 if [ "$DO_CHURN" = 1 ] && has_target bucketgate; then
   log "churn: $CHURN_BUCKETS buckets, $CHURN_PAR x $CHURN_MIB MiB multipart uploads, then ${CHURN_SETTLE}s idle"
@@ -474,6 +543,7 @@ fi
   echo
   "$PY" "$U" report "$RES" "$IDLE_RES" "${TARGET_LIST[@]}"
   if [ -n "$CHURN_LINE" ]; then echo; echo "$CHURN_LINE"; fi
+  for l in "${LOAD_LINES[@]}"; do echo; echo "- $l"; done
 } | tee "$W/report.md"
 log "report: $W/report.md; raw results: $RES"
 if [ "$FAILED" != 0 ]; then log "FAILED: some runs had errors (see above)"; exit 1; fi

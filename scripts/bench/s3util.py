@@ -22,6 +22,9 @@
                          a mixed workload (BUCKETS buckets created, written, emptied, deleted;
                          PARALLEL concurrent multipart uploads of BIG_MIB MiB read back), then
                          SETTLE_S idle seconds; print "<rss_before_kib> <hwm_kib> <rss_after_kib>"
+  s3util.py hold     URL N SECONDS      N idle keep-alive connections (one GET each) for SECONDS
+  s3util.py slowloris HOST:PORT N SECONDS   N connections sending a head one byte a second
+  s3util.py bigput   ENDPOINT AK SK REGION BUCKET "PIDS" N MIB   N concurrent chunked PUTs
   s3util.py report   RESULTS.tsv IDLE.tsv TARGET...   markdown report
 
 SIZES are byte counts with an optional k/m suffix (1k, 1m). `setup`, `presign`, `sign-headers`
@@ -344,6 +347,142 @@ def cmd_churn(endpoint, ak, sk, region, pids, buckets, big_mib, parallel, settle
     print(before, hwm, after)
 
 
+# ---------------------------------------------------------------- load (scripts/bench-load.sh)
+def _raise_nofile(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 256), hard))
+
+
+def cmd_hold(url, n, seconds):
+    """Opens N keep-alive connections, sends one complete GET of URL on each, keeps them open
+    and idle for SECONDS; prints "<open at the end> <failed>"."""
+    n, seconds = int(n), float(seconds)
+    _raise_nofile(n)
+    u = urllib.parse.urlsplit(url)
+    req = (f"GET {u.path}?{u.query} HTTP/1.1\r\nHost: {u.netloc}\r\n"
+           "Connection: keep-alive\r\n\r\n").encode()
+    socks, failed = [], 0
+    for _ in range(n):
+        try:
+            s = socket.create_connection((u.hostname, u.port or 80), timeout=10)
+            s.sendall(req)
+            if _read_response(s) // 100 != 2:
+                failed += 1
+            socks.append(s)
+        except OSError:
+            failed += 1
+    print("held", len(socks), file=sys.stderr, flush=True)
+    time.sleep(seconds)
+    still = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            still += 1 if s.recv(1, socket.MSG_PEEK) else 0
+        except BlockingIOError:
+            still += 1
+        except OSError:
+            pass
+        s.close()
+    print(still, failed)
+
+
+def cmd_slowloris(hostport, n, seconds):
+    """N connections each send a GET head one byte per second for up to SECONDS; prints
+    "<closed by the server> <median seconds until closed> <still open at the end>"."""
+    n, seconds = int(n), float(seconds)
+    _raise_nofile(n)
+    host, port = hostport.rsplit(":", 1)
+    head = (f"GET /slow/{'x' * 40} HTTP/1.1\r\nHost: {hostport}\r\n" + "X-Pad: " + "y" * 4000).encode()
+    socks = []
+    for _ in range(n):
+        try:
+            s = socket.create_connection((host, int(port)), timeout=5)
+            s.setblocking(False)
+            socks.append([s, time.time(), 0, None])
+        except OSError:
+            pass
+    start = time.time()
+    while time.time() - start < seconds and any(c[3] is None for c in socks):
+        for c in socks:
+            if c[3] is not None:
+                continue
+            try:
+                c[0].send(head[c[2]:c[2] + 1])
+                c[2] += 1
+                try:
+                    if c[0].recv(1024) == b"":
+                        c[3] = time.time() - c[1]
+                except BlockingIOError:
+                    pass
+            except OSError:
+                c[3] = time.time() - c[1]
+        time.sleep(1)
+    closed = sorted(c[3] for c in socks if c[3] is not None)
+    median = closed[len(closed) // 2] if closed else 0
+    for c in socks:
+        c[0].close()
+    print(len(closed), f"{median:.1f}", len(socks) - len(closed))
+
+
+def cmd_bigput(endpoint, ak, sk, region, bucket, pids, n, mib):
+    """N concurrent header-signed aws-chunked PUTs of MIB MiB each (64 KiB chunks, every chunk
+    signed, generated while sent); prints "<ok> <failed> <seconds> <peak VmHWM KiB>"."""
+    import concurrent.futures
+    n, size = int(n), int(mib) << 20
+    chunk = 64 * 1024
+    data = os.urandom(chunk)
+    data_sha = _sha(data)
+    u = urllib.parse.urlsplit(endpoint)
+
+    def one(i):
+        key = f"bigput-{i}"
+        path = f"/{bucket}/{key}"
+        now = datetime.now(timezone.utc)
+        amzdate, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+        scope = f"{day}/{region}/s3/aws4_request"
+        skey = _hmac(_hmac(_hmac(_hmac(("AWS4" + sk).encode(), day), region), "s3"), "aws4_request")
+        nchunks = size // chunk
+        enc_len = nchunks * (len(f"{chunk:x};chunk-signature=") + 64 + 2 + chunk + 2) + \
+            len("0;chunk-signature=") + 64 + 4
+        headers = {"content-encoding": "aws-chunked", "content-length": str(enc_len),
+                   "host": u.netloc, "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+                   "x-amz-date": amzdate, "x-amz-decoded-content-length": str(nchunks * chunk)}
+        signed = ";".join(sorted(headers))
+        canon = "\n".join(["PUT", path, "", "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
+                           signed, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
+        sts = "\n".join(["AWS4-HMAC-SHA256", amzdate, scope, _sha(canon.encode())])
+        prev = hmac.new(skey, sts.encode(), hashlib.sha256).hexdigest()
+        auth = f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={signed}, Signature={prev}"
+        head = [f"PUT {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()] + \
+            [f"authorization: {auth}", "connection: close"]
+        s = socket.create_connection((u.hostname, u.port or 80), timeout=120)
+        s.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        empty = _sha(b"")
+        for k in range(nchunks + 1):
+            last = k == nchunks
+            payload, psha = (b"", empty) if last else (data, data_sha)
+            csts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amzdate, scope, prev, empty, psha])
+            prev = hmac.new(skey, csts.encode(), hashlib.sha256).hexdigest()
+            s.sendall(f"{len(payload):x};chunk-signature={prev}\r\n".encode() + payload + b"\r\n")
+        status = _read_response(s)
+        s.close()
+        return status == 200
+
+    start = time.time()
+    with concurrent.futures.ThreadPoolExecutor(n) as ex:
+        results = list(ex.map(one, range(n)))
+    took = time.time() - start
+    _, hwm = _rss(pids)
+    c = client(endpoint, ak, sk, region)
+    for i in range(n):
+        try:
+            c.delete_object(Bucket=bucket, Key=f"bigput-{i}")
+        except Exception:
+            pass
+    print(sum(results), n - sum(results), f"{took:.1f}", hwm)
+
+
 # ---------------------------------------------------------------- report
 SCEN = {  # scenario name -> table label
     "get1k": "GET 1 KiB c=32 presigned",
@@ -532,6 +671,7 @@ def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     fn = {"setup": cmd_setup, "presign": cmd_presign, "sign-headers": cmd_sign_headers,
           "rawput": cmd_rawput, "cpu": cmd_cpu, "rss": cmd_rss, "idle": cmd_idle, "churn": cmd_churn,
+          "hold": cmd_hold, "slowloris": cmd_slowloris, "bigput": cmd_bigput,
           "report": cmd_report}.get(cmd)
     if not fn:
         sys.exit(__doc__)

@@ -358,3 +358,44 @@ async fn an_unreadable_state_store_fails_closed() {
         .await
         .unwrap();
 }
+
+/// The backend restarts between requests: every pooled connection the gateway holds is dead.
+/// The next GET and the next PUT (its body still whole in the gateway) go out again on a fresh
+/// connection and succeed; the client sees nothing of it.
+#[tokio::test]
+async fn a_backend_restart_between_requests_is_invisible() {
+    let relay = Relay::start();
+    let gw = gateway_behind(&relay, 5000, "");
+    let c = one_try_client(&gw, MAIN);
+    let b = bucket_name("fault-restart");
+    c.create_bucket().bucket(&b).send().await.unwrap();
+    for round in 0..3 {
+        c.put_object()
+            .bucket(&b)
+            .key("k")
+            .body(ByteStream::from_static(b"before"))
+            .send()
+            .await
+            .unwrap();
+        relay.drop_connections();
+        c.put_object()
+            .bucket(&b)
+            .key("k")
+            .body(ByteStream::from_static(b"after"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: PUT on a dead pooled connection: {e:?}"));
+        relay.drop_connections();
+        let got = c
+            .get_object()
+            .bucket(&b)
+            .key("k")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: GET on a dead pooled connection: {e:?}"));
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().as_ref(),
+            b"after"
+        );
+    }
+}

@@ -15,7 +15,9 @@ use crate::s3::error::S3Error;
 use crate::s3::form::FileExtractor;
 use crate::s3_error;
 
-/// The verifier of one request body.
+/// The verifier of one request body. `Clone`: a request replayed on a fresh backend
+/// connection is verified again from the start.
+#[derive(Clone)]
 pub enum BodyVerifier {
     // Boxed: hashing state dwarfs the form extractor.
     Chunked(Box<ChunkedDecoder>),
@@ -182,6 +184,7 @@ fn payload_mismatch() -> S3Error {
 /// `x-amz-checksum-*` header's, and, where the backend would not check them, the signed
 /// payload hash and `Content-MD5`. The newest piece is held back until all of them match, so
 /// a body that does not never completes upstream.
+#[derive(Clone)]
 pub struct WholeBody {
     checksum: Option<BodyChecksum>,
     payload: Option<(Sha256, String)>,

@@ -91,6 +91,7 @@ impl ChecksumAlgorithm {
 }
 
 /// A running checksum over decoded bytes.
+#[derive(Clone)]
 pub enum Checksum {
     Crc(ChecksumAlgorithm, crc_fast::Digest),
     Sha1(sha1::Sha1),
@@ -130,6 +131,7 @@ impl Checksum {
 }
 
 /// Verifies a whole body against the `x-amz-checksum-<alg>` header it was sent with.
+#[derive(Clone)]
 pub struct BodyChecksum {
     algorithm: ChecksumAlgorithm,
     checksum: Option<Checksum>,

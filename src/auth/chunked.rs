@@ -58,6 +58,7 @@ enum State {
 }
 
 /// The streaming decoder for one request body.
+#[derive(Clone)]
 pub struct ChunkedDecoder {
     signing: Option<ChunkSigning>,
     /// The previous signature (hex), for the chain.

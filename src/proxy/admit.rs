@@ -1096,6 +1096,7 @@ impl Gateway {
                 plan.content_length = Some(0);
                 consumed = true;
             } else {
+                ctx.body_verifier_start = Some(verifier.clone());
                 ctx.body_verifier = Some(verifier);
             }
         }

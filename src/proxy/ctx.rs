@@ -23,6 +23,11 @@ pub struct RequestCtx {
     pub plan: Option<ForwardPlan>,
     /// Verifies the body on its way to the backend (aws-chunked decoding, or a checksum).
     pub body_verifier: Option<BodyVerifier>,
+    /// The verifier as it was before the body: a request pingora sends again (its first
+    /// backend connection was dead) is verified again from here.
+    pub body_verifier_start: Option<BodyVerifier>,
+    /// Backend attempts made for this request (more than one: a retry).
+    pub upstream_attempts: u8,
     /// The writer of the object this request writes, when the bucket policy let someone other
     /// than the bucket's owner write it (recorded with the object).
     pub object_writer: Option<String>,
@@ -84,6 +89,8 @@ impl RequestCtx {
             caller: None,
             plan: None,
             body_verifier: None,
+            body_verifier_start: None,
+            upstream_attempts: 0,
             checksum: None,
             upload_checksum: None,
             object_writer: None,

@@ -1021,6 +1021,13 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let internal = |e: S3Error| Error::explain(ErrorType::InternalError, e.to_string());
+        ctx.upstream_attempts = ctx.upstream_attempts.saturating_add(1);
+        if ctx.upstream_attempts > 1
+            && let Some(start) = &ctx.body_verifier_start
+        {
+            // The body is replayed from pingora's retry buffer: verified from its start again.
+            ctx.body_verifier = Some(start.clone());
+        }
         let plan = ctx
             .plan
             .as_ref()
@@ -1064,7 +1071,9 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    /// A request whose body the gateway transforms cannot be replayed: never retry it.
+    /// A request that failed on a reused (stale) backend connection goes out again on a fresh
+    /// one when that is safe: an idempotent method, and a body still whole in pingora's retry
+    /// buffer (a verified body is verified again from its start, see `upstream_request_filter`).
     fn error_while_proxy(
         &self,
         peer: &HttpPeer,
@@ -1074,7 +1083,7 @@ impl ProxyHttp for Gateway {
         client_reused: bool,
     ) -> Box<pingora::Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
-        if ctx.body_verifier.is_some()
+        if (ctx.body_verifier.is_some() && ctx.body_verifier_start.is_none())
             || !session.req_header().method.is_idempotent()
             || session.as_ref().retry_buffer_truncated()
         {

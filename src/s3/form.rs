@@ -137,7 +137,7 @@ fn disposition_param(disposition: &str, param: &str) -> Option<String> {
 }
 
 /// Streams the file part's content out of the rest of the body.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FileExtractor {
     /// Body bytes still to drop before the file starts (the preamble, replayed).
     skip: usize,

@@ -39,6 +39,8 @@ struct Faults {
     fault: Mutex<Fault>,
     up: AtomicU64,
     down: AtomicU64,
+    /// The backend side of every connection, to drop them all at once (a backend restart).
+    open: Mutex<Vec<TcpStream>>,
 }
 
 impl Faults {
@@ -168,6 +170,14 @@ impl Relay {
         }
     }
 
+    /// Closes every open connection to the backend, as a backend restart does: the gateway's
+    /// pooled connections are dead when it next uses them.
+    pub fn drop_connections(&self) {
+        for s in self.faults.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
     /// Injects `fault` from now on (byte counts start again from zero).
     pub fn set_fault(&self, fault: Fault) {
         self.faults.up.store(0, Ordering::SeqCst);
@@ -221,6 +231,9 @@ fn relay_connection(
     };
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
+    if let Ok(s) = upstream.try_clone() {
+        faults.open.lock().unwrap().push(s);
+    }
     let exchange = Arc::new(Mutex::new(Exchange::default()));
 
     // backend -> gateway

@@ -45,6 +45,13 @@ fn gateway_behind(relay: &Relay, read_timeout_ms: u64, extra_server: &str) -> Ga
     })
 }
 
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
 /// A failed request's HTTP status when the gateway answered one (`None`: the connection was
 /// cut, which is also a failure the client sees).
 fn failed_status<T: std::fmt::Debug, E: std::fmt::Debug>(
@@ -143,7 +150,8 @@ async fn a_backend_that_dies_during_an_upload_stores_nothing() {
 #[tokio::test]
 async fn a_backend_that_dies_during_a_download_cuts_the_client_off() {
     let relay = Relay::start();
-    let gw = gateway_behind(&relay, 5000, "");
+    let admin = free_addr();
+    let gw = gateway_behind(&relay, 5000, &format!("admin_listen = \"{admin}\""));
     let c = one_try_client(&gw, MAIN);
     let b = bucket_name("fault-get");
     c.create_bucket().bucket(&b).send().await.unwrap();
@@ -180,6 +188,25 @@ async fn a_backend_that_dies_during_a_download_cuts_the_client_off() {
     assert_eq!(
         whole.body.collect().await.unwrap().into_bytes().len(),
         4 << 20
+    );
+    // Counted: the GET the backend failed after its answer had begun.
+    let (_, _, metrics) = raw_request(
+        admin,
+        &format_request(
+            "GET",
+            "/metrics",
+            &[("host".into(), admin.to_string())],
+            b"",
+        ),
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("bucketgate_upstream_failures_total")
+                && l.contains("operation=\"GetObject\"")
+                && l.contains("answered=\"true\"")
+                && !l.ends_with(" 0")),
+        "{metrics}"
     );
 }
 
@@ -235,10 +262,7 @@ async fn a_hung_backend_is_503_within_the_read_timeout() {
 #[tokio::test]
 async fn ready_follows_the_backend() {
     let relay = Relay::start();
-    let admin: SocketAddr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let admin = free_addr();
     let _gw = gateway_behind(&relay, 5000, &format!("admin_listen = \"{admin}\""));
     let ready = || {
         let (status, _, _) = raw_request(

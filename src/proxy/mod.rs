@@ -1294,6 +1294,15 @@ impl ProxyHttp for Gateway {
             .latency
             .with_label_values(&[ctx.op.name()])
             .observe(ctx.started.elapsed().as_secs_f64());
+        if let Some(e) = e
+            && e.esource() == &ErrorSource::Upstream
+        {
+            let answered = if status == 0 { "false" } else { "true" };
+            self.metrics
+                .upstream_failures
+                .with_label_values(&[ctx.op.name(), answered])
+                .inc();
+        }
         self.metrics
             .bytes_in
             .inc_by(session.body_bytes_read() as u64);

@@ -22,6 +22,9 @@ pub struct Metrics {
     pub state_cache: IntCounterVec,
     /// Access-log records dropped because the buffer was full.
     pub access_log_dropped: IntGauge,
+    /// Requests the backend failed (connection lost, timed out), by S3 operation and whether
+    /// the answer had begun (`true`: the client's connection was cut mid-answer).
+    pub upstream_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -76,6 +79,14 @@ impl Metrics {
             "Access-log records dropped (buffer full)",
         )
         .expect("valid metric");
+        let upstream_failures = IntCounterVec::new(
+            Opts::new(
+                "upstream_failures_total",
+                "Requests the backend failed, by operation and whether the answer had begun",
+            ),
+            &["operation", "answered"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -85,6 +96,7 @@ impl Metrics {
             Box::new(rate_limited.clone()),
             Box::new(state_cache.clone()),
             Box::new(access_log_dropped.clone()),
+            Box::new(upstream_failures.clone()),
         ] {
             // Names are fixed and distinct, so registration cannot collide.
             let _ = registry.register(collector);
@@ -99,6 +111,7 @@ impl Metrics {
             rate_limited,
             state_cache,
             access_log_dropped,
+            upstream_failures,
         }
     }
 

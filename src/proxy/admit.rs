@@ -1096,6 +1096,17 @@ impl Gateway {
                 plan.content_length = Some(0);
                 consumed = true;
             } else {
+                // The gateway may refuse this body on the way: a backend that would store a
+                // cut-off Content-Length body as complete gets it chunked instead.
+                if !self
+                    .backend
+                    .config()
+                    .capabilities
+                    .verifies
+                    .short_body_refused
+                {
+                    ctx.chunked_length = plan.content_length.take();
+                }
                 ctx.body_verifier_start = Some(verifier.clone());
                 ctx.body_verifier = Some(verifier);
             }

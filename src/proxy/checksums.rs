@@ -186,7 +186,7 @@ impl Gateway {
             let request = ctx.request.as_ref()?;
             let part = PartChecksum {
                 part: request.query.get("partNumber")?.parse().ok()?,
-                size: ctx.plan.as_ref()?.content_length?,
+                size: ctx.plan.as_ref()?.content_length.or(ctx.chunked_length)?,
                 etag: resp
                     .headers
                     .get(http::header::ETAG)?

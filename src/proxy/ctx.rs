@@ -26,6 +26,9 @@ pub struct RequestCtx {
     /// The verifier as it was before the body: a request pingora sends again (its first
     /// backend connection was dead) is verified again from here.
     pub body_verifier_start: Option<BodyVerifier>,
+    /// The body's length when it goes to the backend chunked (see
+    /// `backends` `short_body_refused`): what a part's size is recorded as.
+    pub chunked_length: Option<u64>,
     /// Backend attempts made for this request (more than one: a retry).
     pub upstream_attempts: u8,
     /// The writer of the object this request writes, when the bucket policy let someone other
@@ -91,6 +94,7 @@ impl RequestCtx {
             body_verifier: None,
             body_verifier_start: None,
             upstream_attempts: 0,
+            chunked_length: None,
             checksum: None,
             upload_checksum: None,
             object_writer: None,

@@ -30,6 +30,11 @@ pub struct Verifies {
     pub payload_hash: bool,
     /// `Content-MD5` is compared with the body.
     pub content_md5: bool,
+    /// A body cut off before its `Content-Length` is refused, not stored (SeaweedFS stores
+    /// one cut off before its first byte as an empty object). Where not, a body the gateway
+    /// may refuse on the way goes to it with chunked framing, whose cut-off end no server
+    /// takes for a complete body.
+    pub short_body_refused: bool,
 }
 
 /// Features the backend has; without one, the requests that need it answer
@@ -113,6 +118,11 @@ impl Capabilities {
         }
         if !self.verifies.content_md5 {
             out.push("verifies Content-MD5 of forwarded bodies");
+        }
+        if !self.verifies.short_body_refused {
+            out.push(
+                "sends bodies it verifies with chunked framing (a refused one is never stored)",
+            );
         }
         if !self.serves.part_numbers {
             out.push("serves part-number reads of multipart objects as ranges (part sizes recorded at completion)");

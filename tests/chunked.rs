@@ -9,77 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine as _;
-use bucketgate::auth::sigv4::{format_amz_date, hmac_sha256};
 use common::*;
-use sha2::{Digest, Sha256};
-
-const STREAMING: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
-
-struct Signed {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-/// A signed aws-chunked PUT of `data` in `chunk`-byte chunks, exactly as the AWS docs describe.
-fn signed_chunked_put(host: &str, path: &str, data: &[u8], chunk: usize) -> Signed {
-    signed_chunked_put_with(host, path, data, chunk, &[])
-}
-
-/// [`signed_chunked_put`] with further signed headers.
-fn signed_chunked_put_with(
-    host: &str,
-    path: &str,
-    data: &[u8],
-    chunk: usize,
-    extra: &[(&str, &str)],
-) -> Signed {
-    let now = SystemTime::now();
-    let amz_date = format_amz_date(now);
-    let decoded = data.len().to_string();
-    let encoded_len = {
-        let mut n = 0;
-        for c in data.chunks(chunk).map(<[u8]>::len).chain([0]) {
-            n += format!("{c:x}").len() + ";chunk-signature=".len() + 64 + 2 + c + 2;
-        }
-        n
-    };
-    let mut signed = vec![
-        ("content-encoding", "aws-chunked"),
-        ("x-amz-decoded-content-length", decoded.as_str()),
-    ];
-    signed.extend_from_slice(extra);
-    let mut headers = sign_headers("PUT", host, path, &signed, STREAMING, now, MAIN);
-    let auth = headers
-        .iter()
-        .find(|(n, _)| n == "authorization")
-        .unwrap()
-        .1
-        .clone();
-    let mut previous = auth.rsplit("Signature=").next().unwrap().to_owned();
-    let key = aws_sigv4::sign::v4::generate_signing_key(MAIN.1, now, REGION, "s3");
-    let scope = format!("{}/{REGION}/s3/aws4_request", &amz_date[..8]);
-    let mut body = Vec::new();
-    for c in data.chunks(chunk).chain([&[][..]]) {
-        let sts = format!(
-            "AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{previous}\n{EMPTY_SHA256}\n{}",
-            hex::encode(Sha256::digest(c))
-        );
-        let sig = hex::encode(hmac_sha256(key.as_ref(), sts.as_bytes()));
-        body.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", c.len()).as_bytes());
-        body.extend_from_slice(c);
-        body.extend_from_slice(b"\r\n");
-        previous = sig;
-    }
-    assert_eq!(body.len(), encoded_len);
-    headers.extend([
-        ("host".into(), host.into()),
-        ("content-encoding".into(), "aws-chunked".into()),
-        ("x-amz-decoded-content-length".into(), decoded),
-        ("content-length".into(), body.len().to_string()),
-    ]);
-    headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
-    Signed { headers, body }
-}
 
 fn send(headers: &[(String, String)], path: &str, body: &[u8], close_early: bool) -> (u16, String) {
     let gw = gateway();

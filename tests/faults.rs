@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,34 @@ async fn a_backend_that_dies_during_an_upload_stores_nothing() {
     }
     assert!(started.elapsed() < Duration::from_secs(20), "no hang");
 
+    // A signed aws-chunked PUT (no client sends one over plain HTTP on its own), the same way.
+    relay.set_fault(Fault::CutUploadAfter(256 * 1024));
+    let host = gw.addr.to_string();
+    let chunked = signed_chunked_put(
+        &host,
+        &format!("/{b}/cut-chunked"),
+        &vec![b'c'; 2 << 20],
+        64 * 1024,
+    );
+    let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = s.write_all(&format_request(
+        "PUT",
+        &format!("/{b}/cut-chunked"),
+        &chunked.headers,
+        b"",
+    ));
+    let _ = s.write_all(&chunked.body);
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    if !answer.is_empty() {
+        let (status, _, body) = parse_response(&answer);
+        assert!(
+            status >= 500,
+            "a dead backend is a 5xx, not {status}: {body}"
+        );
+    }
+
     // A part of a multipart upload, the same way.
     relay.set_fault(Fault::None);
     let upload = c
@@ -118,6 +147,15 @@ async fn a_backend_that_dies_during_an_upload_stores_nothing() {
             .map_err(|e| e.raw_response().map(|r| r.status().as_u16())),
         Err(Some(404)),
         "a cut-off PUT left an object"
+    );
+    assert!(
+        c.head_object()
+            .bucket(&b)
+            .key("cut-chunked")
+            .send()
+            .await
+            .is_err(),
+        "a cut-off aws-chunked PUT left an object"
     );
     let parts = c
         .list_parts()

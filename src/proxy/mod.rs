@@ -1374,8 +1374,10 @@ fn post_success(post: &PostUpload, resp: &mut ResponseHeader, host: &str) -> Res
 
 /// Bytes each client connection buffers for reading. pingora's default, 64 KiB, is held for
 /// the life of every connection, idle keep-alive ones included (~64 MiB per 1,000); a request
-/// head fits in far less, and bodies are read in larger pieces that bypass this buffer.
-const CLIENT_READ_BUFFER: usize = 8 * 1024;
+/// head fits in far less (a longer one is read in more pieces), and bodies are read in larger
+/// pieces that bypass this buffer. 4 KiB rather than 8 saved ~4 MiB per 1,000 idle connections
+/// with no CPU cost measurable in `scripts/bench.sh` (docs/performance.md).
+const CLIENT_READ_BUFFER: usize = 4 * 1024;
 
 /// A client listener (plain TCP; TLS is added by the caller) with the gateway's read buffer.
 fn client_listener(addr: &str) -> pingora::listeners::ListenerConfig {

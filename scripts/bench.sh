@@ -515,7 +515,7 @@ for s in "${LOAD_SCEN[@]}"; do
       line="flood: requests_per_second_per_ip = $FLOOD_LIMIT, GET 1 KiB at c=$C_SMALL from one IP for ${DUR} s: $n answers, $non2xx of them 503 SlowDown = $(awk -v x="$non2xx" -v d="$dus" 'BEGIN{printf "%.0f", x/(d/1e6)}') rejections/s, $(awk -v x="$non2xx" -v c="$cpu" 'BEGIN{printf "%.0f", (c > 0 ? x/c : 0)}') per second of gateway CPU (${cpu} s used); connection errors $errs" ;;
     bigput)
       read -r ok failed secs hwm < <("$PY" "$U" bigput "${T_URL[bucketgate]}" "$GW_AK" "$GW_SK" "$GW_REGION" "$BUCKET" "$GWPID" "$BIGPUT_N" "$BIGPUT_MIB")
-      line="bigput: $BIGPUT_N concurrent signed aws-chunked PUTs of $BIGPUT_MIB MiB: $ok stored, $failed failed, ${secs} s ($(awk -v n="$BIGPUT_N" -v m="$BIGPUT_MIB" -v s="$secs" 'BEGIN{printf "%.0f", n*m/s}') MiB/s); gateway peak VmRSS (VmHWM) $((hwm / 1024)) MiB"
+      line="bigput: $BIGPUT_N concurrent signed aws-chunked PUTs of $BIGPUT_MIB MiB: $ok stored, $failed failed, ${secs} s ($(awk -v n="$BIGPUT_N" -v m="$BIGPUT_MIB" -v s="$secs" 'BEGIN{printf "%.0f", (s > 0 ? n*m/s : 0)}') MiB/s); gateway peak VmRSS (VmHWM) $((hwm / 1024)) MiB"
       [ "$failed" = 0 ] || FAILED=1 ;;
   esac
   log "$line"

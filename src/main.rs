@@ -116,11 +116,11 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Embedded { config } => {
-            let config = match load(&config) {
+        Command::Embedded { config: path } => {
+            let config = match start(&path) {
                 Ok((config, _)) if config.embedded.is_some() => config,
                 Ok(_) => {
-                    eprintln!("{}: no [embedded] section", config.display());
+                    eprintln!("{}: no [embedded] section", path.display());
                     return ExitCode::FAILURE;
                 }
                 Err(e) => {
@@ -128,11 +128,6 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            bucketgate::telemetry::init(config.server.log_format);
-            if let Err(e) = start_embedded(&config) {
-                eprintln!("embedded backend: {e}");
-                return ExitCode::FAILURE;
-            }
             tracing::info!(
                 "embedded backend listening on {}",
                 config.backend.authority()
@@ -144,18 +139,13 @@ fn main() -> ExitCode {
         }
         Command::Run { config, upgrade } => {
             let path = config.clone();
-            let (config, profile) = match load(&config) {
+            let (config, profile) = match start(&config) {
                 Ok(loaded) => loaded,
                 Err(e) => {
                     eprintln!("{e}");
                     return ExitCode::FAILURE;
                 }
             };
-            bucketgate::telemetry::init(config.server.log_format);
-            if let Err(e) = start_embedded(&config) {
-                eprintln!("embedded backend: {e}");
-                return ExitCode::FAILURE;
-            }
             let listen: Vec<String> = config
                 .server
                 .listen
@@ -178,6 +168,15 @@ fn main() -> ExitCode {
             server.run_forever()
         }
     }
+}
+
+/// Loads the config, starts logging and the embedded backend (if `[embedded]`): what `run`
+/// and `embedded` both begin with.
+fn start(path: &Path) -> Result<(Config, Profile), String> {
+    let (config, profile) = load(path)?;
+    bucketgate::telemetry::init(config.server.log_format);
+    start_embedded(&config).map_err(|e| format!("embedded backend: {e}"))?;
+    Ok((config, profile))
 }
 
 #[cfg(feature = "embedded")]

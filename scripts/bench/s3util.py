@@ -116,44 +116,57 @@ def _sha(b):
     return hashlib.sha256(b).hexdigest()
 
 
+class ChunkSigner:
+    """The head of a SigV4 streaming (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) PUT of `decoded`
+    bytes sent as chunks of `sizes` (the last one 0), and the signature chain of its chunks."""
+
+    def __init__(self, endpoint, ak, sk, region, path, sizes, connection):
+        now = datetime.now(timezone.utc)
+        self.amzdate, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+        self.scope = f"{day}/{region}/s3/aws4_request"
+        self.skey = _hmac(_hmac(_hmac(_hmac(("AWS4" + sk).encode(), day), region), "s3"),
+                          "aws4_request")
+        enc_len = sum(len(f"{n:x};chunk-signature=") + 64 + 2 + n + 2 for n in sizes)
+        headers = {
+            "content-encoding": "aws-chunked",
+            "content-length": str(enc_len),
+            "host": urllib.parse.urlsplit(endpoint).netloc,
+            "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+            "x-amz-date": self.amzdate,
+            "x-amz-decoded-content-length": str(sum(sizes)),
+        }
+        signed = ";".join(sorted(headers))
+        canon = "\n".join(["PUT", path, "", "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
+                           signed, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
+        sts = "\n".join(["AWS4-HMAC-SHA256", self.amzdate, self.scope, _sha(canon.encode())])
+        self.prev = hmac.new(self.skey, sts.encode(), hashlib.sha256).hexdigest()
+        auth = (f"AWS4-HMAC-SHA256 Credential={ak}/{self.scope}, SignedHeaders={signed}, "
+                f"Signature={self.prev}")
+        lines = [f"PUT {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()] + \
+            [f"authorization: {auth}", f"connection: {connection}"]
+        self.head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        self.enc_len = enc_len
+
+    def chunk(self, data, data_sha=None):
+        """One chunk, framed and signed (chained to the previous signature)."""
+        csts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", self.amzdate, self.scope, self.prev,
+                          _sha(b""), data_sha or _sha(data)])
+        self.prev = hmac.new(self.skey, csts.encode(), hashlib.sha256).hexdigest()
+        return f"{len(data):x};chunk-signature={self.prev}\r\n".encode() + data + b"\r\n"
+
+
 def chunked_request(endpoint, ak, sk, region, bucket, key, body, chunk=64 * 1024):
     """A SigV4 streaming (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) PUT, head and aws-chunked body."""
-    u = urllib.parse.urlsplit(endpoint)
-    host = u.netloc
     path = f"/{bucket}/{urllib.parse.quote(key, safe='/~')}"
-    now = datetime.now(timezone.utc)
-    amzdate, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    scope = f"{day}/{region}/s3/aws4_request"
-    skey = _hmac(_hmac(_hmac(_hmac(("AWS4" + sk).encode(), day), region), "s3"), "aws4_request")
     sizes = [min(chunk, len(body) - o) for o in range(0, len(body), chunk)] + [0]
-    sig_len = 64
-    enc_len = sum(len(f"{n:x};chunk-signature=") + sig_len + 2 + n + 2 for n in sizes)
-    headers = {
-        "content-encoding": "aws-chunked",
-        "content-length": str(enc_len),
-        "host": host,
-        "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-        "x-amz-date": amzdate,
-        "x-amz-decoded-content-length": str(len(body)),
-    }
-    signed = ";".join(sorted(headers))
-    canon = "\n".join(["PUT", path, "", "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
-                       signed, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
-    sts = "\n".join(["AWS4-HMAC-SHA256", amzdate, scope, _sha(canon.encode())])
-    prev = hmac.new(skey, sts.encode(), hashlib.sha256).hexdigest()
-    auth = f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={signed}, Signature={prev}"
-    out, off, empty = [], 0, _sha(b"")
+    signer = ChunkSigner(endpoint, ak, sk, region, path, sizes, "keep-alive")
+    out, off = [], 0
     for n in sizes:
-        data = body[off:off + n]
+        out.append(signer.chunk(body[off:off + n]))
         off += n
-        csts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amzdate, scope, prev, empty, _sha(data)])
-        prev = hmac.new(skey, csts.encode(), hashlib.sha256).hexdigest()
-        out.append(f"{n:x};chunk-signature={prev}\r\n".encode() + data + b"\r\n")
     payload = b"".join(out)
-    assert len(payload) == enc_len, (len(payload), enc_len)
-    head = [f"PUT {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()] + \
-        [f"authorization: {auth}", "connection: keep-alive"]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+    assert len(payload) == signer.enc_len, (len(payload), signer.enc_len)
+    return signer.head + payload
 
 
 def cmd_rawput(outdir, mode, endpoint, ak, sk, region, bucket, nput, bodyfile):
@@ -263,31 +276,36 @@ def _read_response(s):
     return status
 
 
-def cmd_idle(url, n, pids, settle):
-    n, settle = int(n), float(settle)
+def _raise_nofile(n):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < n + 64:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 256), hard))
+
+
+def _keepalive_connections(url, n):
+    """N connections to URL's host, each after one complete keep-alive GET of URL:
+    (sockets, failed)."""
+    _raise_nofile(n)
     u = urllib.parse.urlsplit(url)
-    host, port = u.hostname, u.port or 80
     req = (f"GET {u.path}?{u.query} HTTP/1.1\r\nHost: {u.netloc}\r\n"
            "Connection: keep-alive\r\n\r\n").encode()
-    time.sleep(settle)
-    before, _ = _rss(pids)
     socks, failed = [], 0
     for _ in range(n):
         try:
-            s = socket.create_connection((host, port), timeout=10)
+            s = socket.create_connection((u.hostname, u.port or 80), timeout=10)
             s.sendall(req)
             if _read_response(s) // 100 != 2:
                 failed += 1
             socks.append(s)
         except OSError:
             failed += 1
-    time.sleep(settle)
-    rss, hwm = _rss(pids)
+    return socks, failed
+
+
+def _close_counting_open(socks):
+    """Closes the sockets; how many were still open (not closed by the server while idle)."""
     still = 0
-    for s in socks:  # still open (not closed by the server while idle)?
+    for s in socks:
         s.setblocking(False)
         try:
             still += 1 if s.recv(1, socket.MSG_PEEK) else 0
@@ -296,7 +314,17 @@ def cmd_idle(url, n, pids, settle):
         except OSError:
             pass
         s.close()
-    print(still, before, rss, hwm, failed)
+    return still
+
+
+def cmd_idle(url, n, pids, settle):
+    n, settle = int(n), float(settle)
+    time.sleep(settle)
+    before, _ = _rss(pids)
+    socks, failed = _keepalive_connections(url, n)
+    time.sleep(settle)
+    rss, hwm = _rss(pids)
+    print(_close_counting_open(socks), before, rss, hwm, failed)
 
 
 # ---------------------------------------------------------------- memory after a mixed workload
@@ -348,43 +376,13 @@ def cmd_churn(endpoint, ak, sk, region, pids, buckets, big_mib, parallel, settle
 
 
 # ---------------------------------------------------------------- load (scripts/bench-load.sh)
-def _raise_nofile(n):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < n + 64:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 256), hard))
-
-
 def cmd_hold(url, n, seconds):
     """Opens N keep-alive connections, sends one complete GET of URL on each, keeps them open
     and idle for SECONDS; prints "<open at the end> <failed>"."""
-    n, seconds = int(n), float(seconds)
-    _raise_nofile(n)
-    u = urllib.parse.urlsplit(url)
-    req = (f"GET {u.path}?{u.query} HTTP/1.1\r\nHost: {u.netloc}\r\n"
-           "Connection: keep-alive\r\n\r\n").encode()
-    socks, failed = [], 0
-    for _ in range(n):
-        try:
-            s = socket.create_connection((u.hostname, u.port or 80), timeout=10)
-            s.sendall(req)
-            if _read_response(s) // 100 != 2:
-                failed += 1
-            socks.append(s)
-        except OSError:
-            failed += 1
+    socks, failed = _keepalive_connections(url, int(n))
     print("held", len(socks), file=sys.stderr, flush=True)
-    time.sleep(seconds)
-    still = 0
-    for s in socks:
-        s.setblocking(False)
-        try:
-            still += 1 if s.recv(1, socket.MSG_PEEK) else 0
-        except BlockingIOError:
-            still += 1
-        except OSError:
-            pass
-        s.close()
-    print(still, failed)
+    time.sleep(float(seconds))
+    print(_close_counting_open(socks), failed)
 
 
 def cmd_slowloris(hostport, n, seconds):
@@ -436,35 +434,14 @@ def cmd_bigput(endpoint, ak, sk, region, bucket, pids, n, mib):
     u = urllib.parse.urlsplit(endpoint)
 
     def one(i):
-        key = f"bigput-{i}"
-        path = f"/{bucket}/{key}"
-        now = datetime.now(timezone.utc)
-        amzdate, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-        scope = f"{day}/{region}/s3/aws4_request"
-        skey = _hmac(_hmac(_hmac(_hmac(("AWS4" + sk).encode(), day), region), "s3"), "aws4_request")
         nchunks = size // chunk
-        enc_len = nchunks * (len(f"{chunk:x};chunk-signature=") + 64 + 2 + chunk + 2) + \
-            len("0;chunk-signature=") + 64 + 4
-        headers = {"content-encoding": "aws-chunked", "content-length": str(enc_len),
-                   "host": u.netloc, "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-                   "x-amz-date": amzdate, "x-amz-decoded-content-length": str(nchunks * chunk)}
-        signed = ";".join(sorted(headers))
-        canon = "\n".join(["PUT", path, "", "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
-                           signed, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
-        sts = "\n".join(["AWS4-HMAC-SHA256", amzdate, scope, _sha(canon.encode())])
-        prev = hmac.new(skey, sts.encode(), hashlib.sha256).hexdigest()
-        auth = f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={signed}, Signature={prev}"
-        head = [f"PUT {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()] + \
-            [f"authorization: {auth}", "connection: close"]
+        signer = ChunkSigner(endpoint, ak, sk, region, f"/{bucket}/bigput-{i}",
+                             [chunk] * nchunks + [0], "close")
         s = socket.create_connection((u.hostname, u.port or 80), timeout=120)
-        s.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-        empty = _sha(b"")
-        for k in range(nchunks + 1):
-            last = k == nchunks
-            payload, psha = (b"", empty) if last else (data, data_sha)
-            csts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amzdate, scope, prev, empty, psha])
-            prev = hmac.new(skey, csts.encode(), hashlib.sha256).hexdigest()
-            s.sendall(f"{len(payload):x};chunk-signature={prev}\r\n".encode() + payload + b"\r\n")
+        s.sendall(signer.head)
+        for _ in range(nchunks):
+            s.sendall(signer.chunk(data, data_sha))
+        s.sendall(signer.chunk(b""))
         status = _read_response(s)
         s.close()
         return status == 200

@@ -43,6 +43,10 @@ use crate::upstream::quirks;
 /// The largest control-plane body the gateway reads whole.
 pub const MAX_CONTROL_BODY: usize = 1024 * 1024;
 
+/// How much of a request body pingora keeps to send it again on a fresh backend connection
+/// (its `BODY_BUF_LIMIT`): a longer body is never retried.
+const RETRY_BUFFER_BYTES: u64 = 64 * 1024;
+
 use crate::auth::chunked::EMPTY_SHA256;
 
 /// What admission decided about a request.
@@ -940,8 +944,12 @@ impl Gateway {
                 {
                     Ok(head) => head,
                     // An SSE-C object read without its key: a part it does not have is still
-                    // `InvalidPart` (its listed ETag counts its parts), as RGW answers.
-                    Err(e) if e.code() == S3ErrorCode::InvalidRequest => {
+                    // `InvalidPart` (its listed ETag counts its parts), as RGW answers. The
+                    // listing shows the current version only.
+                    Err(e)
+                        if e.code() == S3ErrorCode::InvalidRequest
+                            && !request.query.has("versionId") =>
+                    {
                         if let Some(etag) = self.listed_etag(request).await {
                             preconditions::check_part(part, &etag)?;
                         }
@@ -1085,6 +1093,7 @@ impl Gateway {
             ctx.upload_checksum = Some(upload);
         }
         let expects_continue = expects_continue(headers);
+        let replayable = content_length(headers)?.is_some_and(|n| n <= RETRY_BUFFER_BYTES);
         let mut consumed = false;
         if let Some(mut verifier) = verifier {
             if plan.content_length == Some(0) || session.is_body_empty() {
@@ -1107,7 +1116,11 @@ impl Gateway {
                 {
                     ctx.chunked_length = plan.content_length.take();
                 }
-                ctx.body_verifier_start = Some(verifier.clone());
+                // Only a body pingora can replay (it keeps the first 64 KiB it read) may need
+                // verifying again; the copy is not made for larger ones.
+                if replayable {
+                    ctx.body_verifier_start = Some(verifier.clone());
+                }
                 ctx.body_verifier = Some(verifier);
             }
         }

@@ -61,11 +61,11 @@ fn main() {
             upstream: upstream.clone(),
         },
     );
-    // The gateway's client read buffer (4 KiB, see `CLIENT_READ_BUFFER`), so idle connections
-    // cost the same buffer in both.
+    // The gateway's client read buffer (none, see `CLIENT_READ_BUFFER`), so idle connections
+    // cost the same in both.
     proxy.add_listener(
         pingora::listeners::ListenerConfig::tcp(listen)
-            .l4_buffer(pingora::listeners::L4BufferSettings::default().read(4 * 1024)),
+            .l4_buffer(pingora::listeners::L4BufferSettings::default().read(0)),
     );
     server.add_service(proxy);
     server.run_forever();

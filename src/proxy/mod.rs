@@ -907,19 +907,21 @@ impl Gateway {
 
 #[async_trait]
 impl ProxyHttp for Gateway {
-    type CTX = RequestCtx;
+    /// Boxed: pingora keeps the context inline in each connection's task, idle ones included;
+    /// boxed, an idle keep-alive connection holds 8 bytes of it instead of the whole context
+    /// (allocated once its next request's head has arrived).
+    type CTX = Box<RequestCtx>;
 
-    fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::new(self.request_ids.next(), self.in_flight.enter())
+    fn new_ctx(&self) -> Box<RequestCtx> {
+        Box::new(RequestCtx::new(
+            self.request_ids.next(),
+            self.in_flight.enter(),
+        ))
     }
 
     /// First phase: count a new connection against `max_connections`, arm the idle-body
     /// timeout, and (HTTP/2) give the request the `Host` header its signature covers.
-    async fn early_request_filter(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
+    async fn early_request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<()> {
         // The first request of a connection counts it (a reused one brought its guard along).
         if let Ok(mut slot) = ctx.connection.lock()
             && slot.is_none()
@@ -942,7 +944,7 @@ impl ProxyHttp for Gateway {
     }
 
     /// Parse, classify, authenticate, authorize and apply the profile. Errors are answered here.
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         match self.admit(session, ctx).await {
             Ok(Admission::Forward(plan)) => {
                 ctx.plan = Some(*plan);
@@ -965,7 +967,7 @@ impl ProxyHttp for Gateway {
     async fn upstream_peer(
         &self,
         _session: &mut Session,
-        _ctx: &mut RequestCtx,
+        _ctx: &mut Self::CTX,
     ) -> Result<Box<HttpPeer>> {
         Ok(self.backend.peer())
     }
@@ -974,7 +976,7 @@ impl ProxyHttp for Gateway {
     fn persist_connection_context(
         &self,
         _session: &Session,
-        ctx: &RequestCtx,
+        ctx: &Self::CTX,
     ) -> Option<Box<dyn std::any::Any + Send + Sync>> {
         let guard = ctx.connection.lock().ok()?.take()?;
         Some(Box::new(guard))
@@ -984,7 +986,7 @@ impl ProxyHttp for Gateway {
     fn on_connection_reuse(
         &self,
         _session: &mut Session,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
         previous: Box<dyn std::any::Any + Send + Sync>,
     ) {
         if let Ok(guard) = previous.downcast::<ConnectionGuard>()
@@ -1003,7 +1005,7 @@ impl ProxyHttp for Gateway {
         #[cfg(unix)] _fd: std::os::unix::io::RawFd,
         #[cfg(windows)] _sock: std::os::windows::io::RawSocket,
         _digest: Option<&pingora::protocols::Digest>,
-        _ctx: &mut RequestCtx,
+        _ctx: &mut Self::CTX,
     ) -> Result<()> {
         self.metrics
             .upstream_connections
@@ -1018,7 +1020,7 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         upstream: &mut RequestHeader,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) -> Result<()> {
         let internal = |e: S3Error| Error::explain(ErrorType::InternalError, e.to_string());
         ctx.upstream_attempts = ctx.upstream_attempts.saturating_add(1);
@@ -1048,7 +1050,7 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         body: &mut Option<Bytes>,
         end_of_stream: bool,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) -> Result<()> {
         let Some(verifier) = ctx.body_verifier.as_mut() else {
             return Ok(());
@@ -1079,7 +1081,7 @@ impl ProxyHttp for Gateway {
         peer: &HttpPeer,
         session: &mut Session,
         e: Box<pingora::Error>,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
         client_reused: bool,
     ) -> Box<pingora::Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
@@ -1099,7 +1101,7 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         resp: &mut ResponseHeader,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
         let stored_checksum = resp.remove_header(crate::state::CHECKSUM_META);
@@ -1208,7 +1210,7 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         body: &mut Option<Bytes>,
         end_of_stream: bool,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) -> Result<Option<std::time::Duration>> {
         let Some((fix, held)) = ctx.body_fix.as_mut() else {
             return Ok(None);
@@ -1237,7 +1239,7 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         e: &pingora::Error,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) -> FailToProxy {
         // An error the gateway raised itself (a bad chunk, say) says more than pingora's view.
         let err = ctx.error.take().or_else(|| proxy_failure(e));
@@ -1263,7 +1265,7 @@ impl ProxyHttp for Gateway {
     fn suppress_error_log(
         &self,
         _session: &Session,
-        ctx: &RequestCtx,
+        ctx: &Self::CTX,
         error: &pingora::Error,
     ) -> bool {
         ctx.error.is_some() || error.esource() == &ErrorSource::Downstream
@@ -1274,7 +1276,7 @@ impl ProxyHttp for Gateway {
         &self,
         session: &mut Session,
         e: Option<&pingora::Error>,
-        ctx: &mut RequestCtx,
+        ctx: &mut Self::CTX,
     ) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         self.settle_state(ctx, status).await;
@@ -1372,12 +1374,14 @@ fn post_success(post: &PostUpload, resp: &mut ResponseHeader, host: &str) -> Res
     Ok(None)
 }
 
-/// Bytes each client connection buffers for reading. pingora's default, 64 KiB, is held for
-/// the life of every connection, idle keep-alive ones included (~64 MiB per 1,000); a request
-/// head fits in far less (a longer one is read in more pieces), and bodies are read in larger
-/// pieces that bypass this buffer. 4 KiB rather than 8 saved ~4 MiB per 1,000 idle connections
-/// with no CPU cost measurable in `scripts/bench.sh` (docs/performance.md).
-const CLIENT_READ_BUFFER: usize = 4 * 1024;
+/// Bytes each client connection buffers for reading, beneath pingora's own buffers: none.
+/// pingora's default, 64 KiB, is held for the life of every connection, idle keep-alive ones
+/// included (~64 MiB per 1,000). It saves nothing: pingora reads a request head into its own
+/// 4 KiB buffer and a body in pieces of up to 64 KiB, so most reads went past it to the socket
+/// anyway (pingora supports a zero capacity: reads go straight to the socket). Without it an
+/// idle connection holds 4 KiB less, with no CPU cost measurable in `scripts/bench.sh`
+/// (docs/performance.md).
+const CLIENT_READ_BUFFER: usize = 0;
 
 /// A client listener (plain TCP; TLS is added by the caller) with the gateway's read buffer.
 fn client_listener(addr: &str) -> pingora::listeners::ListenerConfig {

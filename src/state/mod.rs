@@ -41,24 +41,35 @@ pub const CHECKSUM_META: &str = "x-amz-meta-bucketgate-checksum";
 /// object when the upload completes.
 pub const TAGGING_META: &str = "x-amz-meta-bucketgate-tagging";
 
+/// One field of a state key that is not its last: percent-encoded, so that it holds no `/`.
+/// A `/` in a field would shift the fields after it, and a backend that reads keys as paths
+/// folds `//` into `/` (SeaweedFS), so a value would not come back as it was written. Only the
+/// object key, always last, keeps its `/` (keys with an empty segment are refused on such a
+/// backend, see `empty_segments` in `backends/`).
+/// Version ids, upload ids and ETags are unreserved characters on every backend we know, so
+/// their records keep the names earlier releases gave them.
+fn field(value: &str) -> String {
+    uri::encode_component(value)
+}
+
 /// Where the ACL of one object version is recorded.
 fn version_acl_key(bucket: &str, key: &str, version: &str) -> String {
-    format!("version-acls/{bucket}/{version}/{key}")
+    format!("version-acls/{bucket}/{}/{key}", field(version))
 }
 
 /// Where the part checksums of one multipart upload are recorded.
 fn parts_prefix(bucket: &str, upload_id: &str) -> String {
-    format!("part-checksums/{bucket}/{upload_id}/")
+    format!("part-checksums/{bucket}/{}/", field(upload_id))
 }
 
 /// Where the checksum of a completed multipart object is recorded: by ETag, so a later write
 /// of the key never inherits it.
 fn object_checksum_key(bucket: &str, key: &str, etag: &str) -> String {
-    format!("object-checksums/{bucket}/{etag}/{key}")
+    format!("object-checksums/{bucket}/{}/{key}", field(etag))
 }
 
 fn object_parts_key(bucket: &str, key: &str, etag: &str) -> String {
-    format!("object-parts/{bucket}/{etag}/{key}")
+    format!("object-parts/{bucket}/{}/{key}", field(etag))
 }
 
 /// What the gateway knows about a bucket.
@@ -590,5 +601,28 @@ impl StateStore {
             ));
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_object_key_brings_slashes_into_a_state_key() {
+        assert_eq!(
+            version_acl_key("b", "dir/k", "v/1"),
+            "version-acls/b/v%2F1/dir/k"
+        );
+        assert_eq!(parts_prefix("b", "2~u/p"), "part-checksums/b/2~u%2Fp/");
+        assert_eq!(
+            object_checksum_key("b", "dir/k", "e/t-2"),
+            "object-checksums/b/e%2Ft-2/dir/k"
+        );
+        // The ids backends give keep the names earlier releases wrote.
+        assert_eq!(
+            version_acl_key("b", "k", "2ZyWT.6AW4-FE8hZ_tcG3l9o0oBKVdW1"),
+            "version-acls/b/2ZyWT.6AW4-FE8hZ_tcG3l9o0oBKVdW1/k"
+        );
     }
 }

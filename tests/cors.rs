@@ -372,7 +372,13 @@ async fn a_browser_uploads_and_downloads_cross_origin() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The page server is ready when it accepts (Python starts slowly on a loaded machine).
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", page_port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let profile = tempdir_in_target("chromium-profile");
     let out = Command::new("chromium")
         .args([

@@ -554,6 +554,12 @@ fn validate_users(raw: Vec<RawUser>, base: &Path, p: &mut Problems) -> Vec<User>
         let key = format!("users[{i}]");
         if u.id.is_empty() {
             p.add(format!("{key}.id"), "must not be empty");
+        } else if u.id.chars().any(|c| c == '/' || c.is_control()) {
+            // The id names the user's records in the system bucket (`owners/<id>/<bucket>`).
+            p.add(
+                format!("{key}.id"),
+                "must not contain '/' or control characters",
+            );
         }
         if u.access_key.is_empty() {
             p.add(format!("{key}.access_key"), "must not be empty");
@@ -658,6 +664,15 @@ mod tests {
                 "users[0].secret_key_env"
             ]
         );
+    }
+
+    #[test]
+    fn a_user_id_cannot_reach_into_another_users_records() {
+        for id in ["main/x", "main\n"] {
+            let text = GOOD.replace("id = \"main\"", &format!("id = {id:?}"));
+            let problems = Config::parse(&text, Path::new(".")).unwrap_err();
+            assert_eq!(problems[0].key, "users[0].id", "{id:?}");
+        }
     }
 
     #[test]

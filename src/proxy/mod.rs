@@ -1092,10 +1092,13 @@ impl ProxyHttp for Gateway {
             e.set_retry(false);
         } else {
             // A pooled connection the backend had closed takes the head into its socket buffer
-            // and fails on the body's write. Nothing was answered and the whole body is held,
-            // so it goes out again on a fresh connection, as pingora retries a failed head write.
+            // and fails on the body's write. The backend cannot have carried out a request it
+            // did not receive whole, nothing was answered and the body is held, so it goes out
+            // again on a fresh connection, as pingora retries a reused connection that closes
+            // before the answer's first byte. A write to the client that failed is no reason.
             if client_reused
                 && e.etype == ErrorType::WriteError
+                && e.esource() == &ErrorSource::Upstream
                 && session.response_written().is_none()
             {
                 e.retry = pingora::RetryType::ReusedOnly;

@@ -46,8 +46,9 @@ pub const TAGGING_META: &str = "x-amz-meta-bucketgate-tagging";
 /// folds `//` into `/` (SeaweedFS), so a value would not come back as it was written. Only the
 /// object key, always last, keeps its `/` (keys with an empty segment are refused on such a
 /// backend, see `empty_segments` in `backends/`).
-/// Version ids, upload ids and ETags are unreserved characters on every backend we know, so
-/// their records keep the names earlier releases gave them.
+/// Upload ids and ETags are unreserved characters on the backends we know, so their records
+/// keep the names earlier releases gave them; AWS's version ids are not (see
+/// [`legacy_version_acl_key`]).
 fn field(value: &str) -> String {
     uri::encode_component(value)
 }
@@ -55,6 +56,14 @@ fn field(value: &str) -> String {
 /// Where the ACL of one object version is recorded.
 fn version_acl_key(bucket: &str, key: &str, version: &str) -> String {
     format!("version-acls/{bucket}/{}/{key}", field(version))
+}
+
+/// Where releases before the fields were encoded recorded a version's ACL, when that differs
+/// (AWS's version ids hold `/` and `+`): read after the current key misses, so a version made
+/// private then stays private rather than falling back to its metadata's ACL. Only the gateway
+/// writes there, and a newer record, under the current key, wins.
+fn legacy_version_acl_key(bucket: &str, key: &str, version: &str) -> Option<String> {
+    (field(version) != version).then(|| format!("version-acls/{bucket}/{version}/{key}"))
 }
 
 /// Where the part checksums of one multipart upload are recorded.
@@ -330,7 +339,11 @@ impl StateStore {
         key: &str,
         version: &str,
     ) -> Result<Option<CannedAcl>, S3Error> {
-        self.cached(&version_acl_key(bucket, key, version)).await
+        let acl = self.cached(&version_acl_key(bucket, key, version)).await?;
+        match legacy_version_acl_key(bucket, key, version) {
+            Some(legacy) if acl.is_none() => self.cached(&legacy).await,
+            _ => Ok(acl),
+        }
     }
 
     /// Records the canned ACL of one object version.
@@ -619,10 +632,24 @@ mod tests {
             object_checksum_key("b", "dir/k", "e/t-2"),
             "object-checksums/b/e%2Ft-2/dir/k"
         );
-        // The ids backends give keep the names earlier releases wrote.
+        // RGW's and SeaweedFS's ids keep the names earlier releases wrote; AWS's (from its
+        // documentation) are read from the earlier name too.
+        let rgw = "2ZyWT.6AW4-FE8hZ_tcG3l9o0oBKVdW1";
         assert_eq!(
-            version_acl_key("b", "k", "2ZyWT.6AW4-FE8hZ_tcG3l9o0oBKVdW1"),
+            version_acl_key("b", "k", rgw),
             "version-acls/b/2ZyWT.6AW4-FE8hZ_tcG3l9o0oBKVdW1/k"
+        );
+        assert_eq!(legacy_version_acl_key("b", "k", rgw), None);
+        let aws = "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo";
+        assert_eq!(
+            legacy_version_acl_key("b", "dir/k", aws).as_deref(),
+            Some(
+                "version-acls/b/3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo/dir/k"
+            )
+        );
+        assert_eq!(
+            version_acl_key("b", "dir/k", aws),
+            "version-acls/b/3%2FL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY%2BMTRCxf3vjVBH40Nr8X8gdRQBpUMLUo/dir/k"
         );
     }
 }

@@ -398,3 +398,42 @@ async fn connections_past_the_cap_slow_down() {
         "room again once a connection closed"
     );
 }
+
+/// The system bucket is ready for replicas that start at once on a fresh name (a backend may
+/// answer the loser of two creations `409 BucketAlreadyExists`, SeaweedFS does) and for one
+/// that finds it there (s3s-fs always answers `BucketAlreadyExists`): the start-up probe says
+/// "system bucket ready" every time.
+#[test]
+fn the_system_bucket_is_ready_for_replicas_starting_together() {
+    let backend = backend_endpoint();
+    let state = format!("{}-state", bucket_name("replicas"));
+    let config = with_system_bucket(&config_text(1, &backend, ""), &state);
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("replicas-{}.toml", std::process::id()));
+    std::fs::write(&path, config).unwrap();
+    let probe = || {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_bucketgate"))
+                .args(["check-config", "--probe"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+    let together: Vec<_> = (0..4).map(|_| probe()).collect();
+    let mut answers: Vec<String> = together.into_iter().map(|t| t.join().unwrap()).collect();
+    answers.push(probe().join().unwrap());
+    remove_backend_buckets(&[], &[state]);
+    for text in answers {
+        assert!(
+            text.contains("system bucket ready") && !text.contains("NOT ready"),
+            "{text}"
+        );
+    }
+}

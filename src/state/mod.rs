@@ -81,6 +81,34 @@ fn object_parts_key(bucket: &str, key: &str, etag: &str) -> String {
     format!("object-parts/{bucket}/{}/{key}", field(etag))
 }
 
+/// Creates the system bucket `bucket` unless it is there and the service credential's. A
+/// `409 BucketAlreadyExists` is one when the credential can read the bucket: some backends
+/// answer it to the loser of two creations at once by one owner (SeaweedFS: two replicas
+/// starting together), or always (s3s-fs, one identity); a bucket of another owner stays an
+/// error.
+pub async fn create_system_bucket(client: &BackendClient, bucket: &str) -> Result<(), S3Error> {
+    let path = format!("/{}", uri::encode_component(bucket));
+    let r = client.send(Method::PUT, &path, &[], Bytes::new()).await?;
+    let ours = match r.error_code().as_deref() {
+        _ if r.is_success() => true,
+        Some("BucketAlreadyOwnedByYou") => true,
+        Some("BucketAlreadyExists") => client
+            .send(Method::HEAD, &path, &[], Bytes::new())
+            .await?
+            .is_success(),
+        _ => false,
+    };
+    if ours {
+        return Ok(());
+    }
+    Err(s3_error!(
+        ServiceUnavailable,
+        "Cannot create the system bucket {bucket:?}: backend answered {} {}",
+        r.status,
+        r.error_code().unwrap_or_default()
+    ))
+}
+
 /// What the gateway knows about a bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketRecord {
@@ -213,21 +241,7 @@ impl StateStore {
 
     /// Creates the system bucket if it does not exist yet (at start-up).
     pub async fn ensure_system_bucket(&self) -> Result<(), S3Error> {
-        let path = format!("/{}", uri::encode_component(&self.system_bucket));
-        let r = self
-            .client
-            .send(Method::PUT, &path, &[], Bytes::new())
-            .await?;
-        if r.is_success() || r.error_code().as_deref() == Some("BucketAlreadyOwnedByYou") {
-            return Ok(());
-        }
-        Err(s3_error!(
-            ServiceUnavailable,
-            "Cannot create the system bucket {:?}: backend answered {} {}",
-            self.system_bucket,
-            r.status,
-            r.error_code().unwrap_or_default()
-        ))
+        create_system_bucket(&self.client, &self.system_bucket).await
     }
 
     /// The record of `bucket`, `None` when the gateway has none (the bucket is not a client's).

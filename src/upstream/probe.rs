@@ -82,23 +82,9 @@ pub async fn probe(config: &BackendConfig) -> Result<Probe, String> {
             listed.error_code().unwrap_or_default()
         ));
     }
-    let path = format!(
-        "/{}",
-        crate::s3::uri::encode_component(&config.system_bucket)
-    );
-    let created = client.send(Method::PUT, &path, &[], Bytes::new()).await;
-    let system_bucket = match created {
-        Ok(r) if r.is_success() || r.error_code().as_deref() == Some("BucketAlreadyOwnedByYou") => {
-            Ok(())
-        }
-        Ok(r) => Err(format!(
-            "{:?}: {} {}",
-            config.system_bucket,
-            r.status,
-            r.error_code().unwrap_or_default()
-        )),
-        Err(e) => Err(e.to_string()),
-    };
+    let system_bucket = crate::state::create_system_bucket(&client, &config.system_bucket)
+        .await
+        .map_err(|e| e.to_string());
     Ok(Probe {
         answered_as: identify(&listed.headers),
         system_bucket,

@@ -299,6 +299,46 @@ async fn two_replicas_racing_for_a_name_give_it_one_owner() {
     }
 }
 
+/// One user's CreateBuckets for one name at the same moment, through two replicas (a client
+/// retrying, two processes of one service): one creates it, every other is told
+/// `409 BucketAlreadyOwnedByYou`, never that another owner has it.
+#[tokio::test]
+async fn one_users_racing_creations_are_told_the_bucket_is_theirs() {
+    if !backend_has_conditional_put() {
+        eprintln!(
+            "skipped on {}: no conditional PutObject (one gateway per backend)",
+            backend_kind()
+        );
+        return;
+    }
+    let backend = backend_endpoint();
+    let a = spawn_gateway(|port| config_text(port, &backend, ""));
+    let b = spawn_gateway(|port| config_text(port, &backend, ""));
+    let (via_a, via_b) = (client_for(&a, MAIN), client_for(&b, MAIN));
+    for round in 0..30 {
+        let name = bucket_name(&format!("selfrace{round}"));
+        let (x, y, z) = tokio::join!(
+            via_a.create_bucket().bucket(&name).send(),
+            via_b.create_bucket().bucket(&name).send(),
+            via_a.create_bucket().bucket(&name).send(),
+        );
+        let answers = [x.map(|_| ()), y.map(|_| ()), z.map(|_| ())];
+        assert_eq!(
+            answers.iter().filter(|a| a.is_ok()).count(),
+            1,
+            "round {round}: not exactly one creation: {answers:?}"
+        );
+        for e in answers.iter().filter_map(|a| a.as_ref().err()) {
+            assert_eq!(
+                code(e),
+                (409, "BucketAlreadyOwnedByYou".into()),
+                "round {round}"
+            );
+        }
+        via_a.delete_bucket().bucket(&name).send().await.unwrap();
+    }
+}
+
 fn backend_has_conditional_put() -> bool {
     let path = format!(
         "{}/backends/{}.toml",

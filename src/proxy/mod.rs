@@ -77,6 +77,21 @@ pub struct Gateway {
     in_flight: shutdown::InFlight,
 }
 
+/// The answer to a CreateBucket for a name that is taken: by the caller (`owner`, from the
+/// bucket's record) or by anyone else, a bucket the gateway does not know included.
+fn name_taken(owner: Option<&str>, user: &User) -> S3Error {
+    if owner == Some(user.id.as_str()) {
+        s3_error!(
+            BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it."
+        )
+    } else {
+        s3_error!(
+            BucketAlreadyExists,
+            "The requested bucket name is not available. Please select a different name and try again."
+        )
+    }
+}
 impl Gateway {
     pub fn new(config: &Config, profile: Profile) -> std::io::Result<Gateway> {
         let backend = Arc::new(Backend::new(config.backend.clone())?);
@@ -187,17 +202,7 @@ impl Gateway {
             ));
         }
         if let Some(record) = self.state.bucket(bucket).await? {
-            return Err(if record.owner == user.id {
-                s3_error!(
-                    BucketAlreadyOwnedByYou,
-                    "Your previous request to create the named bucket succeeded and you already own it."
-                )
-            } else {
-                s3_error!(
-                    BucketAlreadyExists,
-                    "The requested bucket name is not available. Please select a different name and try again."
-                )
-            });
+            return Err(name_taken(Some(&record.owner), user));
         }
         let probe = self
             .client
@@ -209,10 +214,11 @@ impl Gateway {
             )
             .await?;
         if probe.status != 404 {
-            return Err(s3_error!(
-                BucketAlreadyExists,
-                "The requested bucket name is not available. Please select a different name and try again."
-            ));
+            // The backend has it: a bucket another replica created a moment ago (its record
+            // was written first, and this replica's cache may not show it yet), or one the
+            // gateway does not know.
+            let owner = self.state.bucket_fresh(bucket).await?;
+            return Err(name_taken(owner.as_ref().map(|r| r.owner.as_str()), user));
         }
         let owned = self.state.buckets_of(&user.id).await?.len();
         if owned >= self.profile.limits.max_buckets_per_user {
@@ -238,18 +244,8 @@ impl Gateway {
             .await?
         {
             // Another replica claimed the name a moment earlier.
-            let owner = self.state.bucket(bucket).await?.map(|r| r.owner.clone());
-            return Err(if owner.as_deref() == Some(user.id.as_str()) {
-                s3_error!(
-                    BucketAlreadyOwnedByYou,
-                    "Your previous request to create the named bucket succeeded and you already own it."
-                )
-            } else {
-                s3_error!(
-                    BucketAlreadyExists,
-                    "The requested bucket name is not available. Please select a different name and try again."
-                )
-            });
+            let owner = self.state.bucket(bucket).await?;
+            return Err(name_taken(owner.as_ref().map(|r| r.owner.as_str()), user));
         }
         ctx.claimed_bucket = Some(bucket.to_owned());
         Ok(())

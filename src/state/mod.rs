@@ -9,14 +9,16 @@
 //! a change made through one replica is honoured by every other replica within that bound, and
 //! at once by the replica that made it.
 
+mod cache;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
-use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 
+use self::cache::ReadCache;
 use crate::s3::acl::CannedAcl;
 use crate::s3::error::S3Error;
 use crate::s3::object_checksum::{ObjectChecksum, PartChecksum};
@@ -123,9 +125,9 @@ pub struct StateStore {
     metrics: Arc<crate::telemetry::metrics::Metrics>,
     client: Arc<BackendClient>,
     system_bucket: String,
-    buckets: Cache<String, Option<Arc<BucketRecord>>>,
+    buckets: ReadCache<Option<Arc<BucketRecord>>>,
     /// Bucket configurations by `<kind>/<bucket>`, as the JSON stored.
-    configs: Cache<String, Option<Bytes>>,
+    configs: ReadCache<Option<Bytes>>,
 }
 
 /// A bucket configuration whose Put/Get/Delete API the gateway serves from state.
@@ -209,14 +211,8 @@ impl StateStore {
             metrics,
             client,
             system_bucket,
-            buckets: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl)
-                .build(),
-            configs: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ttl)
-                .build(),
+            buckets: ReadCache::new(100_000, ttl),
+            configs: ReadCache::new(100_000, ttl),
         }
     }
 
@@ -251,12 +247,20 @@ impl StateStore {
             return Ok(cached);
         }
         self.count(false);
+        let since = self.buckets.epoch();
         let record = self
             .read_json::<BucketRecord>(&format!("buckets/{bucket}"))
             .await?
             .map(Arc::new);
-        self.buckets.insert(bucket.to_owned(), record.clone());
+        self.buckets.fill(bucket, record.clone(), since);
         Ok(record)
+    }
+
+    /// [`Self::bucket`], read from the backend whatever the cache holds: for a decision the
+    /// cache may be behind on (a bucket another replica created a moment ago).
+    pub async fn bucket_fresh(&self, bucket: &str) -> Result<Option<Arc<BucketRecord>>, S3Error> {
+        self.buckets.invalidate(bucket);
+        self.bucket(bucket).await
     }
 
     /// Writes the record of `bucket` and its owner index.
@@ -303,8 +307,7 @@ impl StateStore {
         }
         self.write(&format!("owners/{}/{bucket}", record.owner), Bytes::new())
             .await?;
-        self.buckets
-            .insert(bucket.to_owned(), Some(Arc::new(record.clone())));
+        self.buckets.set(bucket, Some(Arc::new(record.clone())));
         Ok(true)
     }
 
@@ -320,7 +323,7 @@ impl StateStore {
         ] {
             self.remove(&key).await?;
         }
-        self.buckets.insert(bucket.to_owned(), None);
+        self.buckets.set(bucket, None);
         Ok(())
     }
 
@@ -384,8 +387,9 @@ impl StateStore {
             }
             None => {
                 self.count(false);
+                let since = self.configs.epoch();
                 let raw = self.read_raw(key).await?;
-                self.configs.insert(key.to_owned(), raw.clone());
+                self.configs.fill(key, raw.clone(), since);
                 raw
             }
         };
@@ -416,7 +420,7 @@ impl StateStore {
                 None
             }
         };
-        self.configs.insert(key.to_owned(), json);
+        self.configs.set(key, json);
         Ok(())
     }
 

@@ -400,9 +400,9 @@ async fn connections_past_the_cap_slow_down() {
 }
 
 /// The system bucket is ready for replicas that start at once on a fresh name (a backend may
-/// answer the loser of two creations `409 BucketAlreadyExists`, SeaweedFS does) and for one
-/// that finds it there (s3s-fs always answers `BucketAlreadyExists`): the start-up probe says
-/// "system bucket ready" every time.
+/// answer the loser of two creations `409 BucketAlreadyExists`, SeaweedFS does, or fail it,
+/// s3s-fs does) and for one that finds it there (s3s-fs always answers
+/// `BucketAlreadyExists`): the start-up probe says "system bucket ready" every time.
 #[test]
 fn the_system_bucket_is_ready_for_replicas_starting_together() {
     let backend = backend_endpoint();

@@ -83,24 +83,19 @@ fn object_parts_key(bucket: &str, key: &str, etag: &str) -> String {
     format!("object-parts/{bucket}/{}/{key}", field(etag))
 }
 
-/// Creates the system bucket `bucket` unless it is there and the service credential's. A
-/// `409 BucketAlreadyExists` is one when the credential can read the bucket: some backends
-/// answer it to the loser of two creations at once by one owner (SeaweedFS: two replicas
-/// starting together), or always (s3s-fs, one identity); a bucket of another owner stays an
-/// error.
+/// Creates the system bucket `bucket` unless it is there and the service credential's. Any
+/// other answer to the creation leaves it the gateway's when the credential can read the
+/// bucket: backends answer `409 BucketAlreadyExists` to the loser of two creations at once by
+/// one owner (SeaweedFS: two replicas starting together), or always (s3s-fs, one identity),
+/// or fail the loser (s3s-fs: `500`). A bucket of another owner stays an error.
 pub async fn create_system_bucket(client: &BackendClient, bucket: &str) -> Result<(), S3Error> {
     let path = format!("/{}", uri::encode_component(bucket));
     let r = client.send(Method::PUT, &path, &[], Bytes::new()).await?;
-    let ours = match r.error_code().as_deref() {
-        _ if r.is_success() => true,
-        Some("BucketAlreadyOwnedByYou") => true,
-        Some("BucketAlreadyExists") => client
-            .send(Method::HEAD, &path, &[], Bytes::new())
-            .await?
-            .is_success(),
-        _ => false,
-    };
-    if ours {
+    if r.is_success() || r.error_code().as_deref() == Some("BucketAlreadyOwnedByYou") {
+        return Ok(());
+    }
+    let head = client.send(Method::HEAD, &path, &[], Bytes::new()).await?;
+    if head.is_success() {
         return Ok(());
     }
     Err(s3_error!(

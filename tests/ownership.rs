@@ -339,6 +339,37 @@ async fn one_users_racing_creations_are_told_the_bucket_is_theirs() {
     }
 }
 
+/// However the backend answers one user's creations of one name at once (a backend without
+/// conditional writes lets every claim through, and refuses all creations but one), the
+/// bucket ends up the user's: a refused creation gives its claim back only when the backend
+/// does not have the bucket.
+#[tokio::test]
+async fn racing_creations_leave_the_bucket_to_its_user() {
+    let c = client(MAIN);
+    for round in 0..10 {
+        let name = bucket_name(&format!("twins{round}"));
+        let _ = tokio::join!(
+            c.create_bucket().bucket(&name).send(),
+            c.create_bucket().bucket(&name).send(),
+            c.create_bucket().bucket(&name).send(),
+        );
+        c.put_object()
+            .bucket(&name)
+            .key("k")
+            .body(ByteStream::from_static(b"mine"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the bucket is not the user's: {e:?}"));
+        c.delete_object()
+            .bucket(&name)
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+        c.delete_bucket().bucket(&name).send().await.unwrap();
+    }
+}
+
 fn backend_has_conditional_put() -> bool {
     let path = format!(
         "{}/backends/{}.toml",

@@ -279,6 +279,12 @@ impl Gateway {
         if !release {
             return;
         }
+        if ctx.op == S3Op::CreateBucket && self.backend_has_bucket(&bucket).await {
+            // The backend has it although it refused this creation: a twin of this claim
+            // (the same name claimed at once where writes cannot be conditional) created it.
+            // Its record stays, or the bucket would be left without an owner.
+            return;
+        }
         // The record's owner, not the caller (a bucket policy may let another user delete it).
         let owner = match self.state.bucket(&bucket).await {
             Ok(Some(record)) => record.owner.clone(),
@@ -287,6 +293,16 @@ impl Gateway {
         if let Err(e) = self.state.delete_bucket(&bucket, &owner).await {
             tracing::warn!(request_id = %ctx.request_id, "could not update the state of bucket {bucket}: {e}");
         }
+    }
+
+    /// Whether the backend has `bucket` for the service credential (a HEAD succeeds); `false`
+    /// when it cannot be asked.
+    async fn backend_has_bucket(&self, bucket: &str) -> bool {
+        let path = format!("/{}", uri::encode_component(bucket));
+        self.client
+            .send(http::Method::HEAD, &path, &[], Bytes::new())
+            .await
+            .is_ok_and(|r| r.is_success())
     }
 
     /// Put/Get/Delete of a bucket configuration the gateway keeps (CORS, website), for whoever

@@ -493,3 +493,49 @@ async fn content_md5_is_checked_end_to_end() {
             .is_err()
     );
 }
+
+/// An error answered before the body was read (here a request whose signature is wrong, with
+/// 2 MiB still coming) reaches a client that is still sending: the gateway reads what keeps
+/// coming for a moment before it closes. Closing with unread bytes resets the connection, and
+/// the reset destroys the answer before the client reads it.
+#[test]
+fn an_early_error_reaches_a_client_still_sending() {
+    let gw = gateway();
+    let host = gw.addr.to_string();
+    let body = vec![b'x'; 8 * 1024 * 1024];
+    for round in 0..5 {
+        let path = format!("/early-error-{round}/k");
+        let mut headers = sign_headers(
+            "PUT",
+            &host,
+            &path,
+            &[],
+            "UNSIGNED-PAYLOAD",
+            SystemTime::now(),
+            ("GWMAINACCESSKEY00001", "not-the-secret"),
+        );
+        headers.extend([
+            ("host".into(), host.clone()),
+            ("content-length".into(), body.len().to_string()),
+        ]);
+        let mut s = TcpStream::connect(gw.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&format_request("PUT", &path, &headers, b""))
+            .unwrap();
+        // Like curl without Expect: the whole body goes out, whatever comes back meanwhile,
+        // and a reset while sending ends the transfer before the answer is read.
+        let sent = body
+            .chunks(64 * 1024)
+            .try_for_each(|chunk| s.write_all(chunk));
+        assert!(sent.is_ok(), "round {round}: reset while sending: {sent:?}");
+        let mut answer = Vec::new();
+        let read = s.read_to_end(&mut answer);
+        let (status, _, text) = parse_response(&answer);
+        assert_eq!(status, 403, "round {round}: {read:?} {text}");
+        assert_eq!(
+            xml_tag(&text, "Code"),
+            Some("SignatureDoesNotMatch"),
+            "{text}"
+        );
+    }
+}

@@ -76,7 +76,8 @@ pub async fn error(
     let status = err.status().as_u16();
     ctx.error = Some(err);
     // A body the client is still sending would be read as the next request: close instead.
-    if !session.is_body_done() {
+    let unread_body = !session.is_body_done();
+    if unread_body {
         session.set_keepalive(None);
     }
     // SlowDown tells the client when to come back.
@@ -93,7 +94,32 @@ pub async fn error(
         &retry,
         Bytes::from(body),
     )
-    .await
+    .await?;
+    if unread_body {
+        linger(session).await;
+    }
+    Ok(())
+}
+
+/// How much of a refused request's body is read and dropped before the connection closes,
+/// and for how long at most.
+const LINGER_BYTES: usize = 16 << 20;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// After an error answered before the request's body was read: reads (and drops) what the
+/// client is still sending, for a moment, before the connection closes (nginx's lingering
+/// close). Closing a socket with unread bytes resets it, and a client that is still sending
+/// (curl without `Expect: 100-continue`) then fails on the reset and never reads the answer.
+/// Nothing read here goes anywhere; past the bounds the connection closes anyway.
+async fn linger(session: &mut Session) {
+    let deadline = tokio::time::Instant::now() + LINGER_TIME;
+    let mut dropped = 0;
+    while dropped < LINGER_BYTES {
+        match tokio::time::timeout_at(deadline, session.read_request_body()).await {
+            Ok(Ok(Some(chunk))) => dropped += chunk.len(),
+            _ => return,
+        }
+    }
 }
 
 /// Writes a complete response with `body` (omitted for HEAD).

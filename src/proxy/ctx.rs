@@ -42,6 +42,8 @@ pub struct RequestCtx {
     pub body_fix: Option<(crate::upstream::quirks::BodyFix, bytes::BytesMut)>,
     /// The bucket this CreateBucket claimed in the gateway's state (released if it fails).
     pub claimed_bucket: Option<String>,
+    /// Held while this CreateBucket claims its name: no other request of this process does.
+    pub claim_ticket: Option<crate::state::ClaimTicket>,
     /// The state consequences of the backend's answer have been applied.
     pub state_settled: bool,
     /// CORS headers for this cross-origin request's answer (empty when none apply).
@@ -101,6 +103,7 @@ impl RequestCtx {
             body_fix: None,
             post: None,
             claimed_bucket: None,
+            claim_ticket: None,
             connection: std::sync::Mutex::new(None),
             over_connection_cap: false,
             write_slot: None,

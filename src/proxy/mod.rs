@@ -201,6 +201,13 @@ impl Gateway {
                 "The requested bucket name is not available. Please select a different name and try again."
             ));
         }
+        let Some(ticket) = self.state.begin_claim(bucket) else {
+            return Err(s3_error!(
+                OperationAborted,
+                "A conflicting conditional operation is currently in progress against this resource. Please try again."
+            ));
+        };
+        ctx.claim_ticket = Some(ticket);
         if let Some(record) = self.state.bucket(bucket).await? {
             return Err(name_taken(Some(&record.owner), user));
         }

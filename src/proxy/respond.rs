@@ -80,6 +80,9 @@ pub async fn error(
     if unread_body {
         session.set_keepalive(None);
     }
+    // Only an HTTP/1 connection is reset by closing it on unread bytes (a stream of HTTP/2 is
+    // not), and a 503 sheds load: it holds nothing a moment longer.
+    let linger_after = unread_body && !session.is_http2() && status != 503;
     // SlowDown tells the client when to come back.
     let retry: Vec<(http::HeaderName, String)> = if status == 503 {
         vec![(http::header::RETRY_AFTER, "1".to_owned())]
@@ -95,7 +98,7 @@ pub async fn error(
         Bytes::from(body),
     )
     .await?;
-    if unread_body {
+    if linger_after {
         linger(session).await;
     }
     Ok(())

@@ -54,6 +54,7 @@ pub enum S3ErrorCode {
     NoSuchUpload,
     NoSuchWebsiteConfiguration,
     NotImplemented,
+    OperationAborted,
     PreconditionFailed,
     RequestHeaderSectionTooLarge,
     RequestTimeTooSkewed,
@@ -111,6 +112,7 @@ impl S3ErrorCode {
             NoSuchUpload => "NoSuchUpload",
             NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
             NotImplemented => "NotImplemented",
+            OperationAborted => "OperationAborted",
             PreconditionFailed => "PreconditionFailed",
             RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
@@ -131,7 +133,9 @@ impl S3ErrorCode {
             | InvalidAccessKeyId
             | RequestTimeTooSkewed
             | SignatureDoesNotMatch => StatusCode::FORBIDDEN,
-            BucketAlreadyExists | BucketAlreadyOwnedByYou => StatusCode::CONFLICT,
+            BucketAlreadyExists | BucketAlreadyOwnedByYou | OperationAborted => {
+                StatusCode::CONFLICT
+            }
             NoSuchBucket
             | NoSuchBucketPolicy
             | NoSuchKey

@@ -115,8 +115,30 @@ pub struct BucketRecord {
     pub acl: CannedAcl,
 }
 
+/// A bucket name this process is claiming (see [`StateStore::begin_claim`]); the name is
+/// free again when the ticket is dropped, with the request that holds it.
+pub struct ClaimTicket {
+    bucket: String,
+    claims: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+impl Drop for ClaimTicket {
+    fn drop(&mut self) {
+        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        claims.remove(&self.bucket);
+    }
+}
+
+impl std::fmt::Debug for ClaimTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ClaimTicket").field(&self.bucket).finish()
+    }
+}
+
 /// Reads and writes state documents through the backend, with a read cache.
 pub struct StateStore {
+    /// Bucket names a CreateBucket of this process is claiming now.
+    claims: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
     client: Arc<BackendClient>,
     system_bucket: String,
@@ -203,6 +225,7 @@ impl StateStore {
         ttl: Duration,
     ) -> Self {
         StateStore {
+            claims: Arc::default(),
             metrics,
             client,
             system_bucket,
@@ -241,21 +264,32 @@ impl StateStore {
             self.count(true);
             return Ok(cached);
         }
+        self.bucket_fresh(bucket).await
+    }
+
+    /// Starts claiming `bucket` in this process; `None` while another request of this process
+    /// is claiming it. Where writes cannot be conditional (s3s-fs), two claims at once would
+    /// both write the record, and the one written last would own the bucket the other's
+    /// CreateBucket created.
+    pub fn begin_claim(&self, bucket: &str) -> Option<ClaimTicket> {
+        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        claims.insert(bucket.to_owned()).then(|| ClaimTicket {
+            bucket: bucket.to_owned(),
+            claims: self.claims.clone(),
+        })
+    }
+
+    /// [`Self::bucket`], read from the backend whatever the cache holds: for a decision the
+    /// cache may be behind on (a bucket another replica created a moment ago).
+    pub async fn bucket_fresh(&self, bucket: &str) -> Result<Option<Arc<BucketRecord>>, S3Error> {
         self.count(false);
-        let since = self.buckets.epoch();
+        let since = self.buckets.epoch(bucket);
         let record = self
             .read_json::<BucketRecord>(&format!("buckets/{bucket}"))
             .await?
             .map(Arc::new);
         self.buckets.fill(bucket, record.clone(), since);
         Ok(record)
-    }
-
-    /// [`Self::bucket`], read from the backend whatever the cache holds: for a decision the
-    /// cache may be behind on (a bucket another replica created a moment ago).
-    pub async fn bucket_fresh(&self, bucket: &str) -> Result<Option<Arc<BucketRecord>>, S3Error> {
-        self.buckets.invalidate(bucket);
-        self.bucket(bucket).await
     }
 
     /// Writes the record of `bucket` and its owner index.
@@ -294,14 +328,18 @@ impl StateStore {
         } else {
             &[]
         };
+        // A write that failed may have landed all the same: the record is read again.
+        let forget = |_: &S3Error| self.buckets.invalidate(bucket);
         if !self
             .write_with(&format!("buckets/{bucket}"), Bytes::from(json), condition)
-            .await?
+            .await
+            .inspect_err(forget)?
         {
             return Ok(false);
         }
         self.write(&format!("owners/{}/{bucket}", record.owner), Bytes::new())
-            .await?;
+            .await
+            .inspect_err(forget)?;
         self.buckets.set(bucket, Some(Arc::new(record.clone())));
         Ok(true)
     }
@@ -316,7 +354,9 @@ impl StateStore {
             format!("owners/{owner}/{bucket}"),
             format!("buckets/{bucket}"),
         ] {
-            self.remove(&key).await?;
+            self.remove(&key)
+                .await
+                .inspect_err(|_| self.buckets.invalidate(bucket))?;
         }
         self.buckets.set(bucket, None);
         Ok(())
@@ -382,7 +422,7 @@ impl StateStore {
             }
             None => {
                 self.count(false);
-                let since = self.configs.epoch();
+                let since = self.configs.epoch(key);
                 let raw = self.read_raw(key).await?;
                 self.configs.fill(key, raw.clone(), since);
                 raw
@@ -401,17 +441,18 @@ impl StateStore {
 
     /// Writes (or, with `None`, removes) a state document and updates the cache.
     async fn store<T: Serialize>(&self, key: &str, value: Option<&T>) -> Result<(), S3Error> {
+        let forget = |_: &S3Error| self.configs.invalidate(key);
         let json = match value {
             Some(v) => {
                 let json = Bytes::from(
                     serde_json::to_vec(v)
                         .map_err(|e| s3_error!(InternalError, "Encoding state: {e}"))?,
                 );
-                self.write(key, json.clone()).await?;
+                self.write(key, json.clone()).await.inspect_err(forget)?;
                 Some(json)
             }
             None => {
-                self.remove(key).await?;
+                self.remove(key).await.inspect_err(forget)?;
                 None
             }
         };

@@ -92,6 +92,7 @@ fn name_taken(owner: Option<&str>, user: &User) -> S3Error {
         )
     }
 }
+
 impl Gateway {
     pub fn new(config: &Config, profile: Profile) -> std::io::Result<Gateway> {
         let backend = Arc::new(Backend::new(config.backend.clone())?);
@@ -211,15 +212,7 @@ impl Gateway {
         if let Some(record) = self.state.bucket(bucket).await? {
             return Err(name_taken(Some(&record.owner), user));
         }
-        let probe = self
-            .client
-            .send(
-                http::Method::HEAD,
-                &format!("/{}", uri::encode_component(bucket)),
-                &[],
-                Bytes::new(),
-            )
-            .await?;
+        let probe = self.client.head_bucket(bucket).await?;
         if probe.status != 404 {
             // The backend has it: a bucket another replica created a moment ago (its record
             // was written first, and this replica's cache may not show it yet), or one the
@@ -286,7 +279,13 @@ impl Gateway {
         if !release {
             return;
         }
-        if ctx.op == S3Op::CreateBucket && self.backend_has_bucket(&bucket).await {
+        if ctx.op == S3Op::CreateBucket
+            && self
+                .client
+                .head_bucket(&bucket)
+                .await
+                .is_ok_and(|r| r.is_success())
+        {
             // The backend has it although it refused this creation: a twin of this claim
             // (the same name claimed at once where writes cannot be conditional) created it.
             // Its record stays, or the bucket would be left without an owner.
@@ -300,16 +299,6 @@ impl Gateway {
         if let Err(e) = self.state.delete_bucket(&bucket, &owner).await {
             tracing::warn!(request_id = %ctx.request_id, "could not update the state of bucket {bucket}: {e}");
         }
-    }
-
-    /// Whether the backend has `bucket` for the service credential (a HEAD succeeds); `false`
-    /// when it cannot be asked.
-    async fn backend_has_bucket(&self, bucket: &str) -> bool {
-        let path = format!("/{}", uri::encode_component(bucket));
-        self.client
-            .send(http::Method::HEAD, &path, &[], Bytes::new())
-            .await
-            .is_ok_and(|r| r.is_success())
     }
 
     /// Put/Get/Delete of a bucket configuration the gateway keeps (CORS, website), for whoever

@@ -94,8 +94,7 @@ pub async fn create_system_bucket(client: &BackendClient, bucket: &str) -> Resul
     if r.is_success() || r.error_code().as_deref() == Some("BucketAlreadyOwnedByYou") {
         return Ok(());
     }
-    let head = client.send(Method::HEAD, &path, &[], Bytes::new()).await?;
-    if head.is_success() {
+    if client.head_bucket(bucket).await?.is_success() {
         return Ok(());
     }
     Err(s3_error!(

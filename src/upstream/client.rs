@@ -83,6 +83,12 @@ impl BackendClient {
         }
     }
 
+    /// HeadBucket of `bucket` with the service credential: whether the backend has it for us.
+    pub async fn head_bucket(&self, bucket: &str) -> Result<BackendResponse, S3Error> {
+        let path = format!("/{}", crate::s3::uri::encode_component(bucket));
+        self.send(Method::HEAD, &path, &[], Bytes::new()).await
+    }
+
     async fn attempt(
         &self,
         method: &Method,
